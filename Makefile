@@ -1,0 +1,39 @@
+# estab — two commands do all set-up on a fresh Debian machine, as root:
+#   make demo   start a local 5-host lab, run estab on it, tear it down
+#   make test   install what the tests need, then run every test (race detector on)
+GO      ?= go
+BIN     := bin/estab
+DEBS    := openssh-server openssh-client iptables sudo curl netcat-openbsd iproute2 util-linux passwd
+export GOFLAGS ?= -mod=readonly
+
+.PHONY: all build deps test lint demo clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/estab
+
+# Installs the Debian packages the lab and the tests use, only when missing.
+deps:
+	@missing=""; for p in $(DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "make: missing Debian packages:$$missing (run as root to install them)" >&2; exit 1; fi; \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:" $$out >&2; exit 1; fi
+	$(GO) vet ./...
+
+test: deps lint
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+demo: deps build
+	./scripts/demo.sh $(BIN)
+
+clean:
+	rm -rf bin

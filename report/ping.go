@@ -1,0 +1,74 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/estab/estab/result"
+)
+
+// PingTable writes one row per host and a recap line.
+func PingTable(w io.Writer, rows []result.Ping) error {
+	header := []string{"HOST", "ADDRESS", "REACHABLE", "AUTH", "SUDO", "IPTABLES", "BACKEND", "IPV6", "CONNECT", "RTT", "ERROR"}
+	cells := make([][]string, 0, len(rows))
+	ok := 0
+	for _, r := range rows {
+		if r.OK() {
+			ok++
+		}
+		cells = append(cells, []string{
+			r.Host, dash(r.Address), yesNo(r.Reachable), dash(r.Auth), dash(r.Sudo),
+			dash(r.Iptables), dash(r.Backend), dash(r.IPv6), ms(r.Connect), ms(r.RTT), dash(r.Error),
+		})
+	}
+	if err := writeTable(w, header, cells); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "ok=%d  failed=%d\n", ok, len(rows)-ok)
+	return err
+}
+
+// PingJSON writes {"hosts":[…],"summary":{"ok":n,"failed":n}}.
+func PingJSON(w io.Writer, rows []result.Ping) error {
+	ok := 0
+	for _, r := range rows {
+		if r.OK() {
+			ok++
+		}
+	}
+	if rows == nil {
+		rows = []result.Ping{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(struct {
+		Hosts   []result.Ping  `json:"hosts"`
+		Summary map[string]int `json:"summary"`
+	}{rows, map[string]int{"ok": ok, "failed": len(rows) - ok}})
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func ms(d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	if d < 10*time.Millisecond {
+		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+	}
+	return d.Round(time.Millisecond).String()
+}

@@ -1,0 +1,57 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/estab/estab/result"
+)
+
+func TestPingTable(t *testing.T) {
+	rows := []result.Ping{
+		{Host: "web1", Address: "198.18.7.10", Reachable: true, Auth: "ok", Sudo: "root", Iptables: "v1.8.9", Backend: "nf_tables", IPv6: "yes", Connect: 31 * time.Millisecond, RTT: 1500 * time.Microsecond},
+		{Host: "db2", Address: "198.18.7.13", Reachable: true, Auth: "ok", Sudo: "needs password", ErrorKind: "sudo-password", Error: "db2: sudo: a password is required"},
+		{Host: "app3", Address: "198.18.7.99", Error: "app3: dial tcp 198.18.7.99:22: i/o timeout"},
+	}
+	var b bytes.Buffer
+	if err := PingTable(&b, rows); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("want header + 3 rows + recap, got %d lines:\n%s", len(lines), out)
+	}
+	for _, want := range []string{"HOST", "web1", "nf_tables", "1.5ms", "31ms", "needs password", "i/o timeout", "ok=1  failed=2"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	// Columns line up: every row starts its ADDRESS column at the same offset.
+	col := strings.Index(lines[0], "ADDRESS")
+	for _, l := range lines[1:4] {
+		if len(l) <= col || l[col-1] != ' ' || l[col] == ' ' {
+			t.Errorf("column misaligned at %d in %q", col, l)
+		}
+	}
+}
+
+func TestPingJSON(t *testing.T) {
+	var b bytes.Buffer
+	if err := PingJSON(&b, []result.Ping{{Host: "a", Reachable: true}, {Host: "b", Error: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Hosts   []map[string]any `json:"hosts"`
+		Summary map[string]int   `json:"summary"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Hosts) != 2 || doc.Summary["ok"] != 1 || doc.Summary["failed"] != 1 || doc.Hosts[0]["host"] != "a" {
+		t.Fatalf("unexpected document: %s", b.String())
+	}
+}

@@ -1,0 +1,170 @@
+package rules
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func mustParse(t *testing.T, s string) *Ruleset {
+	t.Helper()
+	rs, err := Parse(s)
+	if err != nil {
+		t.Fatalf("Parse: %v\n%s", err, s)
+	}
+	return rs
+}
+
+func TestParse(t *testing.T) {
+	// Real `iptables -w -v -S` output from iptables 1.8.9 (nf_tables).
+	rs := mustParse(t, `# Warning: iptables-legacy tables present, use iptables-legacy to see them
+-P INPUT DROP -c 10 600
+-P FORWARD ACCEPT -c 0 0
+-P OUTPUT ACCEPT -c 0 0
+-N f2b
+-A INPUT -p tcp -m multiport --dports 22 -c 0 0 -j f2b
+-A INPUT -i lo -c 2 148 -j ACCEPT
+-A INPUT -m state --state RELATED,ESTABLISHED -c 8 719 -j ACCEPT
+-A INPUT -p tcp -m tcp --dport 22 -m comment --comment "ssh \"x\" y" -c 0 0 -j ACCEPT
+-A f2b -s 1.2.3.4/32 -c 0 0 -j REJECT --reject-with icmp-port-unreachable
+-A f2b -c 0 0 -j RETURN
+`)
+	if rs.Policies["INPUT"] != "DROP" || len(rs.Chains["INPUT"]) != 4 || len(rs.Chains["f2b"]) != 2 {
+		t.Fatalf("parsed %+v", rs)
+	}
+	if !slices.Equal(rs.Order, []string{"INPUT", "FORWARD", "OUTPUT", "f2b"}) {
+		t.Errorf("order %v", rs.Order)
+	}
+	if len(rs.Notes) != 1 {
+		t.Errorf("notes %v", rs.Notes)
+	}
+	st := rs.Chains["INPUT"][2]
+	if st.Num != 3 || st.Packets != 8 || st.Bytes != 719 || st.Target != "ACCEPT" {
+		t.Errorf("rule 3 = %+v", st)
+	}
+	if got := rs.Chains["INPUT"][3].Spec; !slices.Contains(got, `ssh "x" y`) {
+		t.Errorf("comment not unquoted: %q", got)
+	}
+	if got := rs.Chains["f2b"][0].Spec; strings.Join(got, " ") != "-s 1.2.3.4/32 -j REJECT --reject-with icmp-port-unreachable" {
+		t.Errorf("counters not stripped: %q", got)
+	}
+	for _, bad := range []string{`-A INPUT -m comment --comment "open`, "-A INPUT -c 1 -j ACCEPT", "-X foo", "-P INPUT"} {
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("Parse(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestClassify(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		want Kind
+	}{
+		{"-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT", Exact},
+		{"-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT", Exact},
+		{"-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT", Equivalent},
+		{"-A INPUT -m state --state ESTABLISHED,RELATED -j ACCEPT", Equivalent},
+		{`-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "stateful" -j ACCEPT`, Equivalent},
+		{"-A INPUT -m conntrack --ctstate ESTABLISHED -j ACCEPT", NotStateful},
+		{"-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED,UNTRACKED -j ACCEPT", NotStateful},
+		{"-A INPUT -i eth0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT", NotStateful},
+		{"-A INPUT -p tcp -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT", NotStateful},
+		{"-A INPUT -m conntrack ! --ctstate RELATED,ESTABLISHED -j ACCEPT", NotStateful},
+		{"-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j DROP", NotStateful},
+		{"-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -g accept_chain", NotStateful},
+		{"-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED", NotStateful},
+		{"-A INPUT -m state --ctstate RELATED,ESTABLISHED -j ACCEPT", NotStateful},
+		{"-A INPUT -m conntrack -m state --state RELATED,ESTABLISHED -j ACCEPT", NotStateful},
+		{"-A INPUT -i lo -j ACCEPT", NotStateful},
+	} {
+		t.Run(tc.line, func(t *testing.T) {
+			rs := mustParse(t, tc.line)
+			if got := Classify(rs.Chains["INPUT"][0]); got != tc.want {
+				t.Fatalf("Classify = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestJudge(t *testing.T) {
+	const st = "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
+	for _, tc := range []struct {
+		name, listing string
+		state         string
+		first, shadow string // Ref.Path or ""
+		copies        []int
+		foreign       bool
+	}{
+		{"empty", "-P INPUT ACCEPT\n", Absent, "", "", nil, false},
+		{"seed before", "-P INPUT ACCEPT\n-A INPUT -i lo -j ACCEPT\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n", Absent, "", "", nil, false},
+		{"seed after", "-P INPUT ACCEPT\n" + st + "-A INPUT -i lo -j ACCEPT\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n", Present, "INPUT 1", "", []int{1}, false},
+		{"after loopback is fine", "-A INPUT -i lo -j ACCEPT\n" + st, Present, "INPUT 2", "", []int{2}, false},
+		{"after service accept", "-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n" + st, Shadowed, "INPUT 2", "INPUT 1", []int{2}, false},
+		{"below drop", "-A INPUT -i lo -j ACCEPT\n-A INPUT -j DROP\n" + st, Shadowed, "INPUT 3", "INPUT 2", []int{3}, false},
+		{"below reject", "-A INPUT -s 10.0.0.0/8 -j REJECT\n" + st, Shadowed, "INPUT 2", "INPUT 1", []int{2}, false},
+		{"state module", "-A INPUT -m state --state ESTABLISHED,RELATED -j ACCEPT\n", EquivState, "INPUT 1", "", []int{1}, false},
+		{"duplicates", st + "-A INPUT -j DROP\n" + st, Present, "INPUT 1", "", []int{1, 3}, false},
+		{"ufw", `-P INPUT DROP
+-N ufw-before-input
+-N ufw-user-input
+-A INPUT -j ufw-before-input
+-A INPUT -j ufw-user-input
+-A ufw-before-input -i lo -j ACCEPT
+-A ufw-before-input -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A ufw-before-input -m conntrack --ctstate INVALID -j DROP
+-A ufw-user-input -p tcp -m tcp --dport 22 -j ACCEPT
+`, Present, "INPUT 1 → ufw-before-input 2", "", nil, true},
+		{"fail2ban chain before", `-N f2b
+-A INPUT -p tcp -m multiport --dports 22 -j f2b
+` + st + `-A f2b -s 1.2.3.4/32 -j REJECT --reject-with icmp-port-unreachable
+-A f2b -j RETURN
+`, Shadowed, "INPUT 2", "INPUT 1 → f2b 1", []int{2}, false},
+		{"jump loop", "-N a\n-N b\n-A INPUT -j a\n-A a -j b\n-A b -j a\n" + st, Present, "INPUT 2", "", []int{2}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := Judge(mustParse(t, tc.listing), "INPUT")
+			path := func(r *Ref) string {
+				if r == nil {
+					return ""
+				}
+				return r.Path
+			}
+			if v.State != tc.state || path(v.First) != tc.first || path(v.Shadow) != tc.shadow || !slices.Equal(v.Copies, tc.copies) || v.Foreign != tc.foreign {
+				t.Fatalf("Judge = state %s first %q shadow %q copies %v foreign %v\nwant  state %s first %q shadow %q copies %v foreign %v",
+					v.State, path(v.First), path(v.Shadow), v.Copies, v.Foreign, tc.state, tc.first, tc.shadow, tc.copies, tc.foreign)
+			}
+		})
+	}
+}
+
+func TestConfirm(t *testing.T) {
+	const st = "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
+	for _, tc := range []struct {
+		name, listing, err string
+	}{
+		{"first", st + "-A INPUT -i lo -j ACCEPT\n", ""},
+		{"after log and loopback", "-A INPUT -j LOG\n-A INPUT -i lo -j ACCEPT\n" + st, ""},
+		{"missing", "-A INPUT -i lo -j ACCEPT\n", "not in INPUT"},
+		{"twice", st + st, "2 times"},
+		{"below service", "-A INPUT -p tcp --dport 22 -j ACCEPT\n" + st, "shadowed by INPUT 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := Confirm(mustParse(t, tc.listing), "INPUT")
+			if (tc.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+				t.Fatalf("Confirm = %v, want %q", err, tc.err)
+			}
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add("-P INPUT ACCEPT\n-A INPUT -m comment --comment \"a \\\"b\\\"\" -c 1 2 -j ACCEPT\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		rs, err := Parse(s)
+		if err == nil {
+			for _, c := range rs.Order {
+				_ = Judge(rs, c)
+			}
+		}
+	})
+}

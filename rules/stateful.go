@@ -1,0 +1,215 @@
+package rules
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Canonical is the rule estab inserts, as arguments after "-I INPUT 1".
+var Canonical = []string{"-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"}
+
+// Kind says whether a rule is the stateful allow rule.
+type Kind int
+
+const (
+	NotStateful Kind = iota
+	Exact            // what `-C` with Canonical finds
+	Equivalent       // same meaning, other spelling: -m state, a comment
+)
+
+// Classify recognises the stateful allow rule in any spelling iptables may
+// list: conntrack or state match, states in any order, an optional comment.
+// A rule with any other condition (interface, address, protocol, negation)
+// is narrower and is not the rule.
+func Classify(r Rule) Kind {
+	var module, states string
+	comment := false
+	s := r.Spec
+	for i := 0; i < len(s); i++ {
+		next := func() (string, bool) {
+			if i+1 >= len(s) {
+				return "", false
+			}
+			i++
+			return s[i], true
+		}
+		var ok bool
+		switch s[i] {
+		case "-m":
+			var m string
+			if m, ok = next(); !ok {
+				return NotStateful
+			}
+			if m != "conntrack" && m != "state" && m != "comment" {
+				return NotStateful
+			}
+			if m != "comment" {
+				if module != "" {
+					return NotStateful
+				}
+				module = m
+			}
+		case "--ctstate":
+			if module != "conntrack" {
+				return NotStateful
+			}
+			if states, ok = next(); !ok {
+				return NotStateful
+			}
+		case "--state":
+			if module != "state" {
+				return NotStateful
+			}
+			if states, ok = next(); !ok {
+				return NotStateful
+			}
+		case "--comment":
+			if _, ok = next(); !ok {
+				return NotStateful
+			}
+			comment = true
+		case "-j":
+			if t, ok := next(); !ok || t != "ACCEPT" {
+				return NotStateful
+			}
+		default:
+			return NotStateful
+		}
+	}
+	if r.Target != "ACCEPT" || r.Goto || !isEstRel(states) {
+		return NotStateful
+	}
+	if module == "conntrack" && !comment {
+		return Exact
+	}
+	return Equivalent
+}
+
+func isEstRel(states string) bool {
+	parts := strings.Split(states, ",")
+	slices.Sort(parts)
+	return slices.Equal(parts, []string{"ESTABLISHED", "RELATED"})
+}
+
+// Ref points at one rule, through the jumps that reach it from INPUT.
+type Ref struct {
+	Num  int    // position in INPUT (of the rule itself or of the jump that reaches it)
+	Path string // "INPUT 3" or "INPUT 2 → ufw-before-input 5"
+	Text string // the rule as listed
+}
+
+func (r Ref) String() string { return fmt.Sprintf("%s (%s)", r.Path, r.Text) }
+
+// State of the stateful rule before any change.
+const (
+	Absent     = "absent"
+	Present    = "present"
+	EquivState = "equivalent"
+	Shadowed   = "shadowed"
+)
+
+// Verdict is the judgement of one chain.
+type Verdict struct {
+	State   string
+	First   *Ref  // the first stateful rule reached from the chain (nil = absent)
+	Kind    Kind  // of First
+	Shadow  *Ref  // the first rule that decides before First (State == Shadowed)
+	Copies  []int // INPUT positions of every stateful rule directly in the chain
+	Foreign bool  // First lives in a chain reached by a jump (ufw-before-input…)
+}
+
+// Judge walks chain (normally INPUT) from the top, following jumps into
+// user chains, and decides whether the stateful rule is effective: it is
+// only if it comes before every DROP/REJECT and every service ACCEPT.
+func Judge(rs *Ruleset, chain string) Verdict {
+	var v Verdict
+	for _, r := range rs.Chains[chain] {
+		if Classify(r) != NotStateful {
+			v.Copies = append(v.Copies, r.Num)
+		}
+	}
+	w := walker{rs: rs, seen: map[string]bool{chain: true}}
+	w.walk(chain, "", 0, &v)
+	switch {
+	case v.First == nil:
+		v.State, v.Shadow = Absent, nil
+	case v.Shadow != nil:
+		v.State = Shadowed
+	case v.Kind == Exact:
+		v.State = Present
+	default:
+		v.State = EquivState
+	}
+	return v
+}
+
+type walker struct {
+	rs   *Ruleset
+	seen map[string]bool
+}
+
+// walk returns true once the stateful rule was found (the walk stops there).
+func (w walker) walk(chain, prefix string, top int, v *Verdict) bool {
+	for _, r := range w.rs.Chains[chain] {
+		pos := top
+		if prefix == "" {
+			pos = r.Num
+		}
+		ref := Ref{Num: pos, Path: fmt.Sprintf("%s%s %d", prefix, chain, r.Num), Text: r.Text}
+		if k := Classify(r); k != NotStateful {
+			v.First, v.Kind, v.Foreign = &ref, k, prefix != ""
+			return true
+		}
+		if v.Shadow == nil && Decides(r) {
+			v.Shadow = &ref
+		}
+		if _, user := w.rs.Chains[r.Target]; user && !w.seen[r.Target] {
+			w.seen[r.Target] = true
+			found := w.walk(r.Target, ref.Path+" → ", pos, v)
+			delete(w.seen, r.Target)
+			if found {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Decides reports whether a rule takes packets away before a later rule
+// could see them in a way the stateful rule must precede: DROP and REJECT,
+// and service ACCEPTs (a protocol or port match), as the seed asks.
+func Decides(r Rule) bool {
+	switch r.Target {
+	case "DROP", "REJECT":
+		return true
+	case "ACCEPT":
+		return hasAny(r.Spec, "-p", "--protocol", "--dport", "--dports", "--destination-port")
+	}
+	return false
+}
+
+func hasAny(spec []string, flags ...string) bool {
+	for _, s := range spec {
+		if slices.Contains(flags, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Confirm checks the state after a change, with the same judgement as
+// before it: the stateful rule is effective (nothing decides before it) and
+// stands in chain exactly once.
+func Confirm(rs *Ruleset, chain string) error {
+	v := Judge(rs, chain)
+	switch {
+	case v.State == Absent:
+		return fmt.Errorf("stateful rule not in %s", chain)
+	case v.State == Shadowed:
+		return fmt.Errorf("stateful rule at %s is shadowed by %s", v.First.Path, v.Shadow)
+	case len(v.Copies) > 1:
+		return fmt.Errorf("stateful rule %d times in %s (rules %v), want once", len(v.Copies), chain, v.Copies)
+	}
+	return nil
+}
