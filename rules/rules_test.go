@@ -168,3 +168,28 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestDenyReady(t *testing.T) {
+	for _, tc := range []struct {
+		name, listing string
+		lo, ssh       bool
+	}{
+		{"seed", "-A INPUT -i lo -j ACCEPT\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n", true, true},
+		{"empty", "-P INPUT ACCEPT\n", false, false},
+		{"no loopback", "-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n", false, true},
+		{"other port", "-A INPUT -i lo -j ACCEPT\n-A INPUT -p tcp -m tcp --dport 2222 -j ACCEPT\n", true, false},
+		{"multiport range", "-A INPUT -i lo -j ACCEPT\n-A INPUT -p tcp -m multiport --dports 80,20:25 -j ACCEPT\n", true, true},
+		{"udp is not ssh", "-A INPUT -i lo -j ACCEPT\n-A INPUT -p udp -m udp --dport 22 -j ACCEPT\n", true, false},
+		{"source restricted counts", "-A INPUT -i lo -j ACCEPT\n-A INPUT -s 10.9.0.0/16 -p tcp -m tcp --dport 22 -j ACCEPT\n", true, true},
+		{"negated port", "-A INPUT -i lo -j ACCEPT\n-A INPUT -p tcp -m tcp ! --dport 22 -j ACCEPT\n", true, false},
+		{"after drop", "-A INPUT -j DROP\n-A INPUT -i lo -j ACCEPT\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n", false, false},
+		{"accept all", "-A INPUT -j ACCEPT\n", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lo, ssh := DenyReady(mustParse(t, tc.listing), "INPUT", 22)
+			if lo != tc.lo || ssh != tc.ssh {
+				t.Fatalf("DenyReady = lo %v ssh %v, want %v %v", lo, ssh, tc.lo, tc.ssh)
+			}
+		})
+	}
+}

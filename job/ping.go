@@ -1,0 +1,103 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/estab/estab/fleet"
+	"github.com/estab/estab/remote"
+	"github.com/estab/estab/result"
+	"github.com/estab/estab/steps"
+)
+
+// Ping connects to every host (at most forks at a time) and reports what
+// estab would find there: reachability, auth, sudo, iptables, IPv6.
+func Ping(ctx context.Context, d *remote.Dialer, hosts []Host, forks int) []result.Ping {
+	return fleet.Run(ctx, len(hosts), forks,
+		func(ctx context.Context, i int) result.Ping { return pingOne(ctx, d, hosts[i]) },
+		func(i int, err error) result.Ping {
+			return result.Ping{Host: hosts[i].Inv.Name, Address: addr(hosts[i].Target), ErrorKind: "not-started", Error: "not started: " + err.Error()}
+		})
+}
+
+func pingOne(ctx context.Context, d *remote.Dialer, h Host) result.Ping {
+	r := result.Ping{Host: h.Inv.Name, Address: addr(h.Target)}
+	start := time.Now()
+	conn, err := d.Connect(ctx, h.Target)
+	if err != nil {
+		kind := remote.KindOf(err)
+		r.ErrorKind, r.Error = kind.String(), err.Error()
+		if kind == 0 {
+			return failed(r, err)
+		}
+		switch kind {
+		case remote.KindUnreachable:
+		case remote.KindHostKeyUnknown, remote.KindHostKeyChanged:
+			r.Reachable = true
+		case remote.KindAuth:
+			r.Reachable, r.Auth = true, "failed"
+		case remote.KindSudoPassword:
+			r.Reachable, r.Auth, r.Sudo = true, "ok", "needs password"
+		case remote.KindSudo:
+			r.Reachable, r.Auth, r.Sudo = true, "ok", "failed"
+		default:
+			r.Reachable, r.Auth = true, "ok"
+		}
+		return r
+	}
+	defer conn.Close()
+	r.Connect = time.Since(start)
+	r.Reachable, r.Auth = true, "ok"
+	if h.Target.Become {
+		r.Sudo = "ok"
+	}
+
+	// One framed round trip through the already-open shell: the shell's
+	// builtin no-op, so this is network plus dispatch, not a fork.
+	rtt, err := conn.Run(ctx, remote.Command{Argv: []string{":"}})
+	if err != nil {
+		return failed(r, err)
+	}
+	r.RTT = rtt.Duration
+
+	facts, err := steps.Detect(ctx, conn)
+	switch {
+	case facts.UID == "0" && r.Sudo == "":
+		r.Sudo = "root"
+	case facts.UID != "" && facts.UID != "0":
+		r.Sudo = "not root"
+	}
+	r.Iptables, r.Backend = facts.Iptables, facts.Backend
+	if err != nil {
+		return failed(r, fmt.Errorf("%s: detect: %w", h.Inv.Name, err))
+	}
+	if facts.IPv6 {
+		r.IPv6 = "yes"
+	} else {
+		r.IPv6 = "no (" + facts.IPv6Reason + ")"
+	}
+	return r
+}
+
+func failed(r result.Ping, err error) result.Ping {
+	r.Error = err.Error()
+	if k := remote.KindOf(err); k != 0 {
+		r.ErrorKind = k.String()
+	} else if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		r.ErrorKind = "interrupted"
+	} else {
+		r.ErrorKind = "detect"
+	}
+	return r
+}
+
+func addr(t remote.Target) string {
+	if t.Port == 0 || t.Port == 22 {
+		return t.Address
+	}
+	return net.JoinHostPort(t.Address, strconv.Itoa(t.Port))
+}

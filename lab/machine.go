@@ -1,0 +1,312 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// machinePart does, under the machine lock, what touches machine-wide
+// things: removes the prefix's debris, chooses subnets, makes the /etc
+// mount points and /etc/netns folders, the bridge, namespaces and veths, and
+// the users.
+func (l *Lab) machinePart(ctx context.Context, needUser map[Login]bool, clientPub []byte) error {
+	unlock, err := machineLock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	if err := cleanupPrefixLocked(l.Prefix); err != nil {
+		return fmt.Errorf("removing debris of an earlier lab %q: %w", l.Prefix, err)
+	}
+	used, err := usedPrefixes(ctx)
+	if err != nil {
+		return err
+	}
+	v4, v6, err := pickSubnets(l.Prefix, used)
+	if err != nil {
+		return err
+	}
+	l.Subnet4, l.Subnet6 = v4.String(), v6.String()
+	l.Bridge4, l.Bridge6 = addrIn(v4, 1).String(), addrIn(v6, 1).String()
+	for i := range l.Hosts {
+		h := &l.Hosts[i]
+		h.Addr4 = addrIn(v4, hostNum(i)).String()
+		if !h.Spec.NoIPv6 {
+			h.Addr6 = addrIn(v6, hostNum(i)).String()
+		}
+	}
+	// From here on a crash leaves a state Down(dir) can use.
+	if err := l.saveState(); err != nil {
+		return err
+	}
+
+	if err := l.makeEtc(); err != nil {
+		return err
+	}
+
+	// The root namespace in one ip process: bridge, namespaces, veths (the
+	// namespace end is made inside the namespace as eth0, no rename).
+	var b strings.Builder
+	fmt.Fprintf(&b, "link add %s type bridge\n", l.Bridge)
+	fmt.Fprintf(&b, "addr add %s/24 dev %s\n", l.Bridge4, l.Bridge)
+	fmt.Fprintf(&b, "addr add %s/64 dev %s nodad\n", l.Bridge6, l.Bridge)
+	fmt.Fprintf(&b, "link set %s up\n", l.Bridge)
+	for _, h := range l.Hosts {
+		fmt.Fprintf(&b, "netns add %s\n", h.Namespace)
+		fmt.Fprintf(&b, "link add %s type veth peer name eth0 netns %s\n", h.Link, h.Namespace)
+		fmt.Fprintf(&b, "link set %s master %s up\n", h.Link, l.Bridge)
+	}
+	if _, err := run(ctx, b.String(), "ip", "-b", "-"); err != nil {
+		return err
+	}
+
+	if needUser[LoginSudo] || needUser[LoginSudoPassword] {
+		if err := l.makeUsers(ctx, needUser, clientPub); err != nil {
+			return fmt.Errorf("users: %w", err)
+		}
+	}
+	return nil
+}
+
+// Root /etc folders that must exist as mount points for the hosts' own
+// versions (ip netns exec only binds /etc/netns/NS/x over an existing
+// /etc/x, and only warns when it cannot). A lab that creates one leaves a
+// marker in runDir; the last lab down removes the folder when it is empty
+// and no /etc/netns/*/ has its own version any more.
+var sharedEtc = []string{"iptables", "sysconfig"}
+
+func markerOf(name string) string { return filepath.Join(runDir, "created-etc-"+name) }
+
+func ensureEtcLocked(name string) (created bool, err error) {
+	p := filepath.Join("/etc", name)
+	if _, err := os.Lstat(p); err == nil {
+		return false, nil
+	}
+	if err := os.Mkdir(p, 0o755); err != nil {
+		return false, err
+	}
+	return true, writeFile(markerOf(name), []byte(p+"\n"), 0o644)
+}
+
+// releaseEtcLocked removes the /etc folders labs created that no host needs.
+func releaseEtcLocked() error {
+	var errs []error
+	for _, name := range append(sharedEtc, "netns") {
+		m := markerOf(name)
+		if _, err := os.Stat(m); err != nil {
+			continue
+		}
+		p := filepath.Join("/etc", name)
+		if name != "netns" {
+			if users, _ := filepath.Glob(filepath.Join("/etc/netns/*", name)); len(users) > 0 {
+				continue
+			}
+		}
+		ents, err := os.ReadDir(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			errs = append(errs, err)
+			continue
+		case len(ents) > 0:
+			continue // someone put something there: not ours to remove any more
+		default:
+			if err := os.Remove(p); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		errs = append(errs, removeIfExists(m))
+	}
+	return errors.Join(errs...)
+}
+
+// makeEtc makes the root mount points and each host's /etc/netns/NS.
+func (l *Lab) makeEtc() error {
+	need := map[string]bool{"netns": true}
+	for _, h := range l.Hosts {
+		if h.Spec.RHEL {
+			need["sysconfig"] = true
+		} else {
+			need["iptables"] = true
+		}
+	}
+	for _, name := range []string{"netns", "iptables", "sysconfig"} {
+		if !need[name] {
+			continue
+		}
+		created, err := ensureEtcLocked(name)
+		if err != nil {
+			return err
+		}
+		if created {
+			l.st.CreatedEtc = append(l.st.CreatedEtc, "/etc/"+name)
+		}
+	}
+	_, hostnameErr := os.Stat("/etc/hostname")
+	hosts := l.etcHosts()
+	for _, h := range l.Hosts {
+		d := filepath.Join("/etc/netns", h.Namespace)
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return err
+		}
+		if err := writeFile(filepath.Join(d, "hosts"), []byte(hosts(h)), 0o644); err != nil {
+			return err
+		}
+		if hostnameErr == nil {
+			if err := writeFile(filepath.Join(d, "hostname"), []byte(h.Name+"\n"), 0o644); err != nil {
+				return err
+			}
+		}
+		if h.Spec.RHEL {
+			if err := writeFile(filepath.Join(d, "os-release"), []byte(rockyOSRelease), 0o644); err != nil {
+				return err
+			}
+			if err := os.Mkdir(filepath.Join(d, "sysconfig"), 0o755); err != nil {
+				return err
+			}
+		} else if err := os.Mkdir(filepath.Join(d, "iptables"), 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// etcHosts returns a host's /etc/hosts: its own name (sudo wants to resolve
+// it) and the other lab hosts.
+func (l *Lab) etcHosts() func(Host) string {
+	return func(self Host) string {
+		var b strings.Builder
+		b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+		fmt.Fprintf(&b, "127.0.1.1\t%s\n", self.Name)
+		for _, h := range l.Hosts {
+			fmt.Fprintf(&b, "%s\t%s\n", h.Addr4, h.Name)
+			if h.Addr6 != "" && !self.Spec.NoIPv6 {
+				fmt.Fprintf(&b, "%s\t%s\n", h.Addr6, h.Name)
+			}
+		}
+		return b.String()
+	}
+}
+
+const rockyOSRelease = `NAME="Rocky Linux"
+VERSION="9.4 (Blue Onyx)"
+ID="rocky"
+ID_LIKE="rhel centos fedora"
+VERSION_ID="9.4"
+PLATFORM_ID="platform:el9"
+PRETTY_NAME="Rocky Linux 9.4 (Blue Onyx)"
+ANSI_COLOR="0;32"
+LOGO="fedora-logo-icon"
+CPE_NAME="cpe:/o:rocky:rocky:9::baseos"
+HOME_URL="https://rockylinux.org/"
+BUG_REPORT_URL="https://bugs.rockylinux.org/"
+SUPPORT_END="2032-05-31"
+ROCKY_SUPPORT_PRODUCT="Rocky-Linux-9"
+ROCKY_SUPPORT_PRODUCT_VERSION="9.4"
+REDHAT_SUPPORT_PRODUCT="Rocky Linux"
+REDHAT_SUPPORT_PRODUCT_VERSION="9.4"
+`
+
+// cleanupPrefix removes everything of prefix, under the machine lock.
+func cleanupPrefix(prefix string) error {
+	unlock, err := machineLock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return cleanupPrefixLocked(prefix)
+}
+
+// cleanupPrefixLocked finds the prefix's resources by name and removes
+// them: peer process, processes in its namespaces, veths and bridge,
+// namespaces, /etc/netns folders, users, sudoers file; then the shared /etc
+// mount points nobody needs. What is already gone is fine.
+func cleanupPrefixLocked(prefix string) error {
+	if !prefixRE.MatchString(prefix) {
+		return fmt.Errorf("refusing to clean up prefix %q", prefix)
+	}
+	var errs []error
+	ctx := context.Background()
+
+	errs = append(errs, killPids(procEnvHas(peerEnv+"="+prefix)))
+
+	namespaces := listNamespaces(prefix)
+	errs = append(errs, killNetns(namespaces))
+
+	links := listLinks(prefix)
+	if len(links)+len(namespaces) > 0 {
+		var b strings.Builder
+		for _, l := range links {
+			if l != prefix+"br" {
+				fmt.Fprintf(&b, "link del %s\n", l)
+			}
+		}
+		for _, ns := range namespaces {
+			fmt.Fprintf(&b, "netns del %s\n", ns)
+		}
+		for _, l := range links {
+			if l == prefix+"br" {
+				fmt.Fprintf(&b, "link del %s\n", l)
+			}
+		}
+		// -force: go on after an error (a veth already gone with its
+		// namespace); what is left is reported below.
+		_, _ = run(ctx, b.String(), "ip", "-force", "-b", "-")
+		if left := listNamespaces(prefix); len(left) > 0 {
+			errs = append(errs, fmt.Errorf("namespaces left: %s", strings.Join(left, " ")))
+		}
+		if left := listLinks(prefix); len(left) > 0 {
+			errs = append(errs, fmt.Errorf("links left: %s", strings.Join(left, " ")))
+		}
+	}
+
+	dirs, _ := filepath.Glob(filepath.Join("/etc/netns", prefix+"-*"))
+	for _, d := range dirs {
+		if err := os.RemoveAll(d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, removeUsers(ctx, prefix))
+	errs = append(errs, removeIfExists(sudoersFile(prefix)), removeIfExists(sudoersTmp(prefix)))
+	errs = append(errs, releaseEtcLocked())
+	return errors.Join(errs...)
+}
+
+// linkRE matches exactly the link names of prefix.
+func linkRE(prefix string) *regexp.Regexp {
+	return regexp.MustCompile("^" + regexp.QuoteMeta(prefix) + `(br|v[0-9]+)$`)
+}
+
+// listNamespaces lists the named network namespaces of prefix.
+func listNamespaces(prefix string) []string {
+	ents, _ := os.ReadDir("/run/netns")
+	var ns []string
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), prefix+"-") {
+			ns = append(ns, e.Name())
+		}
+	}
+	return ns
+}
+
+// listLinks lists the root-namespace links of prefix: exactly Pbr and
+// Pv<digits> (so prefixes "lab" and "lab1" never see each other's links).
+func listLinks(prefix string) []string {
+	re := linkRE(prefix)
+	ents, _ := os.ReadDir("/sys/class/net")
+	var links []string
+	for _, e := range ents {
+		if re.MatchString(e.Name()) {
+			links = append(links, e.Name())
+		}
+	}
+	return links
+}

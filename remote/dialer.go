@@ -1,0 +1,437 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/user"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+)
+
+// Target is one host to reach, fully resolved (inventory + ssh_config).
+type Target struct {
+	Name            string   // inventory name, used in every error message
+	Address         string   // host or IP to dial; "" = Name
+	Port            int      // 0 = 22
+	User            string   // "" = the local user name, like ssh
+	IdentityFiles   []string // explicit keys; empty = OpenSSH defaults ~/.ssh/id_ed25519, id_ecdsa, id_rsa (those that exist)
+	KnownHostsFiles []string // ALL files consulted, in order; the first one is where accept-new records keys; empty = OpenSSH defaults
+	Jump            []Target // bastions, Jump[0] dialed first; their Become and Jump fields are ignored
+	Become          bool     // run the shell through sudo
+	BecomeUser      string   // "" = root
+}
+
+// Options apply to every connection a Dialer makes.
+type Options struct {
+	ConnectTimeout    time.Duration                        // TCP connect + handshake + auth, per hop; also the shell/sudo readiness wait; default 10s
+	KeepAlive         time.Duration                        // keepalive@openssh.com interval; default 15s; 3 unanswered = connection dead; <0 disables
+	AcceptNewHostKeys bool                                 // OpenSSH's StrictHostKeyChecking=accept-new
+	BecomePassword    []byte                               // nil = sudo -n (non-interactive); else fed to sudo -S on stdin when sudo prompts, never argv, never logged
+	Passphrase        func(keyFile string) ([]byte, error) // asked once per encrypted key file; nil = skip encrypted keys
+	AgentSocket       string                               // "" = $SSH_AUTH_SOCK (unset = no agent); "none" = no agent
+}
+
+const (
+	defaultConnectTimeout = 10 * time.Second
+	defaultKeepAlive      = 15 * time.Second
+	keepAliveCountMax     = 3
+)
+
+// Dialer connects to targets. It is safe for concurrent use by many
+// goroutines: identity files are decrypted once, the agent connection and
+// bastion connections are shared, accept-new writes are serialized.
+type Dialer struct {
+	opts   Options
+	ctx    context.Context // ends at Close; parent of shared bastion dials
+	cancel context.CancelFunc
+
+	khMu sync.RWMutex // known_hosts: readers parse, accept-new appends
+
+	keysMu sync.Mutex
+	keys   map[string]*keyFile
+
+	agentOnce      sync.Once
+	agent          agent.ExtendedAgent
+	agentNote      string
+	agentConnClose net.Conn
+
+	bmu      sync.Mutex
+	bastions map[string]*bastion
+	closed   bool
+
+	bastionDials atomic.Int64 // successful bastion handshakes (tests)
+}
+
+// bastion is one shared connection to a jump host chain prefix. done is
+// closed when the (single) dial finished; client/err are then set.
+type bastion struct {
+	done   chan struct{}
+	client *ssh.Client
+	err    error
+	dead   chan struct{} // closed when client's connection ended
+	ka     *keepalive
+}
+
+// NewDialer returns a Dialer; zero Options fields get their defaults.
+func NewDialer(opts Options) *Dialer {
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = defaultConnectTimeout
+	}
+	if opts.KeepAlive == 0 {
+		opts.KeepAlive = defaultKeepAlive
+	}
+	if opts.BecomePassword != nil {
+		opts.BecomePassword = append([]byte(nil), opts.BecomePassword...)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Dialer{
+		opts: opts, ctx: ctx, cancel: cancel,
+		keys:     map[string]*keyFile{},
+		bastions: map[string]*bastion{},
+	}
+}
+
+var errDialerClosed = errors.New("dialer closed")
+
+// Close closes the shared bastion connections (and with them every Conn
+// tunneled through them) and the agent connection. Close Conns first.
+func (d *Dialer) Close() error {
+	d.bmu.Lock()
+	if d.closed {
+		d.bmu.Unlock()
+		return nil
+	}
+	d.closed = true
+	bs := d.bastions
+	d.bastions = map[string]*bastion{}
+	d.bmu.Unlock()
+	d.cancel()
+	for _, b := range bs {
+		select {
+		case <-b.done:
+			if b.client != nil {
+				b.ka.stop()
+				b.client.Close()
+			}
+		default: // in flight: its goroutine sees d.closed and closes it
+		}
+	}
+	d.agentOnce.Do(func() {}) // no agent connection after Close
+	if d.agentConnClose != nil {
+		d.agentConnClose.Close()
+	}
+	return nil
+}
+
+// Connect dials t (through its jump hosts), verifies the host key,
+// authenticates, and starts the long-lived remote shell (through sudo when
+// t.Become), checking that it is ready. Errors are *Error (see KindOf),
+// except that an ended ctx is returned wrapped as is.
+func (d *Dialer) Connect(ctx context.Context, t Target) (*Conn, error) {
+	t = normalizeTarget(t)
+	d.bmu.Lock()
+	closed := d.closed
+	d.bmu.Unlock()
+	if closed {
+		return nil, &Error{Kind: KindSession, Host: t.Name, Op: "connect", Err: errDialerClosed}
+	}
+	var via *ssh.Client
+	if len(t.Jump) > 0 {
+		c, err := d.bastionFor(ctx, t.Jump)
+		if err != nil {
+			var re *Error
+			if errors.As(err, &re) {
+				cp := *re
+				if cp.Via == "" {
+					cp.Via = re.Host
+				}
+				cp.Host = t.Name
+				return nil, &cp
+			}
+			return nil, fmt.Errorf("%s: via jump host %s: %w", t.Name, t.Jump[len(t.Jump)-1].Name, err)
+		}
+		via = c
+	}
+	client, err := d.dialHop(ctx, via, t)
+	if err != nil {
+		return nil, err
+	}
+	c := newConn(d, t, client)
+	if err := c.startShell(ctx); err != nil {
+		c.teardown(false)
+		return nil, err
+	}
+	return c, nil
+}
+
+func normalizeTarget(t Target) Target {
+	if t.Address == "" {
+		t.Address = t.Name
+	}
+	if t.Name == "" {
+		t.Name = t.Address
+	}
+	if t.Port == 0 {
+		t.Port = 22
+	}
+	if t.User == "" {
+		t.User = localUser()
+	}
+	if len(t.Jump) > 0 {
+		jumps := make([]Target, len(t.Jump))
+		for i, j := range t.Jump {
+			j.Jump, j.Become, j.BecomeUser = nil, false, ""
+			jumps[i] = normalizeTarget(j)
+		}
+		t.Jump = jumps
+	}
+	return t
+}
+
+func localUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return os.Getenv("USER")
+}
+
+// chainKey identifies a bastion chain prefix: everything that shapes the
+// connection of each hop.
+func chainKey(chain []Target) string {
+	var b strings.Builder
+	for _, h := range chain {
+		fmt.Fprintf(&b, "%s@%s|i=%q|k=%q>", h.User, hostPort(h.Address, h.Port), h.IdentityFiles, h.KnownHostsFiles)
+	}
+	return b.String()
+}
+
+// bastionFor returns the shared client for the last hop of chain, dialing
+// it (and the hops before it) if needed. Concurrent callers for the same
+// chain wait for one dial and share its result; a failed or dead bastion
+// is dialed again by the next caller that arrives after it failed.
+func (d *Dialer) bastionFor(ctx context.Context, chain []Target) (*ssh.Client, error) {
+	key := chainKey(chain)
+	d.bmu.Lock()
+	if d.closed {
+		d.bmu.Unlock()
+		return nil, errDialerClosed
+	}
+	b := d.bastions[key]
+	if b != nil {
+		select {
+		case <-b.done:
+			alive := b.err == nil
+			if alive {
+				select {
+				case <-b.dead:
+					alive = false
+				default:
+				}
+			}
+			if alive {
+				d.bmu.Unlock()
+				return b.client, nil
+			}
+			b = nil // failed or dead: dial again
+		default: // in flight: wait for it below
+		}
+	}
+	if b == nil {
+		b = &bastion{done: make(chan struct{})}
+		d.bastions[key] = b
+		go d.dialBastion(key, b, chain)
+	}
+	d.bmu.Unlock()
+	select {
+	case <-b.done:
+		return b.client, b.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// dialBastion runs detached from any one caller's context (bounded by
+// ConnectTimeout per hop and by Close), since many callers share it.
+func (d *Dialer) dialBastion(key string, b *bastion, chain []Target) {
+	var via *ssh.Client
+	var err error
+	if len(chain) > 1 {
+		via, err = d.bastionFor(d.ctx, chain[:len(chain)-1])
+	}
+	var client *ssh.Client
+	if err == nil {
+		client, err = d.dialHop(d.ctx, via, chain[len(chain)-1])
+	}
+	if err == nil {
+		d.bastionDials.Add(1)
+		b.dead = make(chan struct{})
+		b.ka = startKeepalive(client, d.opts.KeepAlive, nil)
+		go func() {
+			client.Wait()
+			b.ka.stop()
+			close(b.dead)
+		}()
+	}
+	b.client, b.err = client, err
+	d.bmu.Lock()
+	if err != nil || d.closed {
+		if d.bastions[key] == b {
+			delete(d.bastions, key)
+		}
+		if err == nil { // dialer closed meanwhile
+			client.Close()
+			b.client, b.err = nil, errDialerClosed
+		}
+	}
+	d.bmu.Unlock()
+	close(b.done)
+}
+
+// dialHop connects and authenticates one hop, directly or through via.
+// The whole hop (TCP, key exchange, auth) is bounded by ConnectTimeout.
+func (d *Dialer) dialHop(ctx context.Context, via *ssh.Client, h Target) (*ssh.Client, error) {
+	addr := hostPort(h.Address, h.Port)
+	fail := func(kind Kind, op string, err error) error {
+		return &Error{Kind: kind, Host: h.Name, Addr: addr, Op: op, Err: err}
+	}
+	ctxErr := func(op string) error {
+		return fmt.Errorf("%s (%s): %s: %w", h.Name, addr, op, context.Cause(ctx))
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, ctxErr("connect")
+	}
+	hk, err := d.newHostKeyCheck(h.KnownHostsFiles, h.Address, h.Port)
+	if err != nil {
+		return nil, fail(KindHostKeyUnknown, "known_hosts", err)
+	}
+	plan := d.planAuth(h)
+	cfg := &ssh.ClientConfig{
+		User:              h.User,
+		Auth:              plan.methods(),
+		AuthCallback:      plan.callback,
+		HostKeyCallback:   hk.callback,
+		HostKeyAlgorithms: hk.algorithms(),
+		ClientVersion:     "SSH-2.0-estab",
+	}
+	timeout := d.opts.ConnectTimeout
+	hopCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	var nc net.Conn
+	if via == nil {
+		nc, err = (&net.Dialer{}).DialContext(hopCtx, "tcp", addr)
+	} else {
+		nc, err = via.DialContext(hopCtx, "tcp", addr)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctxErr("connect")
+		}
+		if via != nil && hopCtx.Err() != nil {
+			err = fmt.Errorf("dial tcp %s through the jump host: i/o timeout after %s", addr, timeout)
+		} else if via != nil {
+			err = fmt.Errorf("dial tcp %s through the jump host: %w", addr, err)
+		}
+		return nil, fail(KindUnreachable, "connect", err)
+	}
+
+	// The handshake has no context: closing the connection is what makes
+	// it give up when the hop times out or ctx ends.
+	stop := context.AfterFunc(hopCtx, func() { nc.Close() })
+	sc, chans, reqs, err := ssh.NewClientConn(nc, addr, cfg)
+	refused, cbErr, verified := hk.result()
+	if !stop() {
+		if sc != nil {
+			sc.Close()
+		}
+		if ctx.Err() != nil {
+			return nil, ctxErr("ssh handshake")
+		}
+		if refused == nil && cbErr == nil {
+			stage := "no SSH handshake"
+			if verified {
+				stage = "authentication did not finish"
+			}
+			return nil, fail(KindUnreachable, "ssh handshake", fmt.Errorf(
+				"%s within %s (TCP connected; is an SSH server answering on %s?)", stage, timeout, addr))
+		}
+		if err == nil {
+			err = errors.New("handshake interrupted")
+		}
+	}
+	if err != nil {
+		var ane *ssh.AlgorithmNegotiationError
+		switch {
+		case refused != nil && refused.Revoked:
+			return nil, fail(KindHostKeyChanged, "REVOKED HOST KEY", refused)
+		case refused != nil && refused.Changed:
+			return nil, fail(KindHostKeyChanged, "REMOTE HOST KEY CHANGED", refused)
+		case refused != nil:
+			return nil, fail(KindHostKeyUnknown, "host key unknown", refused)
+		case cbErr != nil:
+			return nil, fail(KindHostKeyUnknown, "host key", cbErr)
+		case errors.As(err, &ane) && ane.What == "host key" && len(cfg.HostKeyAlgorithms) > 0:
+			return nil, fail(KindHostKeyChanged, "REMOTE HOST KEY CHANGED", hk.noCommonType(ane.RequestedAlgorithms))
+		case isAuthFailure(err) || verified:
+			return nil, fail(KindAuth, "auth", plan.failure(err))
+		default:
+			return nil, fail(KindUnreachable, "ssh handshake", err)
+		}
+	}
+	return ssh.NewClient(sc, chans, reqs), nil
+}
+
+// keepalive sends keepalive@openssh.com like OpenSSH's ServerAliveInterval
+// with ServerAliveCountMax 3: when 3 requests in a row are unanswered the
+// connection is declared dead and closed, which fails pending Runs.
+type keepalive struct {
+	stopc chan struct{}
+	once  sync.Once
+}
+
+func startKeepalive(client *ssh.Client, interval time.Duration, onLost func(error)) *keepalive {
+	k := &keepalive{stopc: make(chan struct{})}
+	if interval <= 0 {
+		return k
+	}
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		var unanswered atomic.Int32
+		for {
+			select {
+			case <-k.stopc:
+				return
+			case <-t.C:
+			}
+			if n := unanswered.Load(); n >= keepAliveCountMax {
+				if onLost != nil {
+					onLost(fmt.Errorf("no reply to %d keepalives sent every %s", n, interval))
+				}
+				client.Close()
+				return
+			}
+			unanswered.Add(1)
+			go func() {
+				if _, _, err := client.SendRequest("keepalive@openssh.com", true, nil); err == nil {
+					unanswered.Store(0)
+				}
+			}()
+		}
+	}()
+	return k
+}
+
+func (k *keepalive) stop() {
+	if k != nil {
+		k.once.Do(func() { close(k.stopc) })
+	}
+}

@@ -1,0 +1,138 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/estab/estab/result"
+)
+
+// ApplyTable writes one row per host and family, then the recap line.
+func ApplyTable(w io.Writer, hosts []result.Host) error {
+	header := []string{"HOST", "FAMILY", "BACKEND", "BEFORE", "ACTION", "POS", "POLICY", "Δ PKTS", "BLOCKED", "RESULT", "TIME"}
+	var rows [][]string
+	for _, h := range hosts {
+		took := seconds(h.Duration)
+		if len(h.Families) == 0 || h.Error != "" && !familyFailed(h) {
+			// Nothing per family to show (unreachable, refused, detect failed):
+			// one row that says why.
+			rows = append(rows, []string{h.Name, "-", "-", "-", "-", "-", "-", "-", "-", h.Status + ": " + oneLine(h.Error), took})
+			continue
+		}
+		for _, f := range h.Families {
+			res := f.Result
+			if f.Reason != "" {
+				res += ": " + oneLine(f.Reason)
+			}
+			rows = append(rows, []string{
+				h.Name, f.Family, dash(f.Backend), dash(f.StateBefore), dash(f.Action), pos(f.Position),
+				dash(f.Policy), delta(f.CounterDelta), dash(f.Blocked), res, took,
+			})
+		}
+	}
+	if err := writeTable(w, header, rows); err != nil {
+		return err
+	}
+	for _, h := range hosts {
+		for _, warn := range h.Warnings {
+			fmt.Fprintf(w, "warning: %s: %s\n", h.Name, warn)
+		}
+		for _, n := range h.Notes {
+			fmt.Fprintf(w, "note: %s: %s\n", h.Name, n)
+		}
+	}
+	_, err := fmt.Fprintln(w, Recap(hosts))
+	return err
+}
+
+// ApplyDiffs writes the --diff output of every host and family.
+func ApplyDiffs(w io.Writer, hosts []result.Host) error {
+	for _, h := range hosts {
+		for _, f := range h.Families {
+			if f.Diff == "" {
+				continue
+			}
+			if _, err := fmt.Fprintf(w, "=== %s %s\n%s", h.Name, f.Family, f.Diff); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// familyFailed: the host error comes from a family row already shown.
+func familyFailed(h result.Host) bool {
+	for _, f := range h.Families {
+		if f.Result == result.StatusFailed {
+			return true
+		}
+	}
+	return false
+}
+
+// Summary counts hosts per status, every status present.
+func Summary(hosts []result.Host) map[string]int {
+	m := make(map[string]int, len(result.Statuses))
+	for _, s := range result.Statuses {
+		m[s] = 0
+	}
+	for _, h := range hosts {
+		m[h.Status]++
+	}
+	return m
+}
+
+// Recap is the Ansible-like closing line.
+func Recap(hosts []result.Host) string {
+	m := Summary(hosts)
+	parts := make([]string, 0, len(result.Statuses))
+	for _, s := range result.Statuses {
+		parts = append(parts, fmt.Sprintf("%s=%d", s, m[s]))
+	}
+	return strings.Join(parts, "  ")
+}
+
+// ApplyJSON writes {"hosts":[…],"summary":{…}}.
+func ApplyJSON(w io.Writer, hosts []result.Host) error {
+	if hosts == nil {
+		hosts = []result.Host{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(struct {
+		Hosts   []result.Host  `json:"hosts"`
+		Summary map[string]int `json:"summary"`
+	}{hosts, Summary(hosts)})
+}
+
+func pos(n int) string {
+	if n == 0 {
+		return "-"
+	}
+	return strconv.Itoa(n)
+}
+
+func delta(d *int64) string {
+	if d == nil {
+		return "-"
+	}
+	return strconv.FormatInt(*d, 10)
+}
+
+func seconds(d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1fs", d.Seconds())
+}
+
+func oneLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " …"
+	}
+	return s
+}

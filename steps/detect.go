@@ -1,0 +1,160 @@
+// Package steps is the per-host procedure. It talks to a host only through
+// remote.Executor; every judgement is a pure function with table tests.
+package steps
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"regexp"
+	"strings"
+
+	"github.com/estab/estab/remote"
+)
+
+// Facts is what detection learned about a host before any change.
+type Facts struct {
+	UID        string // numeric uid the shell runs as ("0" = root)
+	Iptables   string // version, e.g. "v1.8.9"; "" when iptables is missing
+	Backend    string // "nf_tables" | "legacy" | ""
+	IPv6       bool   // the host accepts IPv6 (design.md: three conditions)
+	IPv6Reason string // why IPv6 is not accepted, when !IPv6
+	Global6    string // first global IPv6 address of the host ("" = none)
+}
+
+// Detect runs the read-only detection commands through ex, in one shell.
+// A command that cannot run (transport failure) is an error; an absent
+// binary or family is a fact.
+func Detect(ctx context.Context, ex remote.Executor) (Facts, error) {
+	var f Facts
+	id, err := run(ctx, ex, "id", "-u")
+	if err != nil {
+		return f, err
+	}
+	f.UID = strings.TrimSpace(string(id.Stdout))
+	if f.UID != "0" {
+		return f, fmt.Errorf("commands run as uid %s, not root: set ansible_become: true", f.UID)
+	}
+
+	v, err := run(ctx, ex, "iptables", "-V")
+	if err != nil {
+		return f, err
+	}
+	if v.ExitCode != 0 {
+		return f, fmt.Errorf("iptables -V: %w", v.Err())
+	}
+	if f.Iptables, f.Backend, err = ParseVersion(string(v.Stdout)); err != nil {
+		return f, err
+	}
+
+	ifs, err := run(ctx, ex, "cat", "/proc/net/if_inet6")
+	if err != nil {
+		return f, err
+	}
+	dis, err := run(ctx, ex, "cat", "/proc/sys/net/ipv6/conf/all/disable_ipv6")
+	if err != nil {
+		return f, err
+	}
+	probe := IPv6Probe{
+		IfInet6:     string(ifs.Stdout),
+		IfInet6OK:   ifs.ExitCode == 0,
+		DisableIPv6: strings.TrimSpace(string(dis.Stdout)),
+	}
+	// Only ask ip6tables when the kernel side says yes: it is the slowest of the three.
+	if ok, _ := probe.Judge(); ok {
+		s, err := run(ctx, ex, "ip6tables", "-w", "-S", "INPUT")
+		if err != nil {
+			return f, err
+		}
+		probe.Ip6tablesExit, probe.Ip6tablesStderr = s.ExitCode, string(s.Stderr)
+		probe.Ip6tablesRan = true
+	}
+	f.IPv6, f.IPv6Reason = probe.Judge()
+	f.Global6 = GlobalIPv6(probe.IfInet6)
+	if !f.IPv6 && probe.Ip6tablesRan && probe.Ip6tablesExit != 3 && probe.Ip6tablesExit != 0 {
+		// Not "no IPv6": ip6tables is broken in a way we must not paper over.
+		return f, fmt.Errorf("ip6tables -S INPUT: exit %d: %s", probe.Ip6tablesExit, strings.TrimSpace(probe.Ip6tablesStderr))
+	}
+	return f, nil
+}
+
+func run(ctx context.Context, ex remote.Executor, argv ...string) (remote.Result, error) {
+	return ex.Run(ctx, remote.Command{Argv: argv})
+}
+
+var versionRe = regexp.MustCompile(`^ip6?tables v(\d+\.\d+(?:\.\d+)?)(?: \((nf_tables|legacy)\))?`)
+
+// ParseVersion reads `iptables -V` output. Versions before 1.8 print no
+// backend and are always legacy.
+func ParseVersion(out string) (version, backend string, err error) {
+	for _, line := range strings.Split(out, "\n") {
+		m := versionRe.FindStringSubmatch(strings.TrimSpace(line))
+		if m == nil {
+			continue // iptables-nft may print warnings before the version
+		}
+		backend = m[2]
+		if backend == "" {
+			backend = "legacy"
+		}
+		return "v" + m[1], backend, nil
+	}
+	return "", "", fmt.Errorf("cannot parse iptables version from %q", strings.TrimSpace(out))
+}
+
+// IPv6Probe holds the raw observations behind "does this host accept IPv6".
+type IPv6Probe struct {
+	IfInet6         string // contents of /proc/net/if_inet6
+	IfInet6OK       bool   // the file could be read
+	DisableIPv6     string // net.ipv6.conf.all.disable_ipv6
+	Ip6tablesRan    bool
+	Ip6tablesExit   int
+	Ip6tablesStderr string
+}
+
+// Judge applies design.md's rule: addresses present, not disabled, and
+// ip6tables usable. Before ip6tables ran, it judges the kernel side only.
+func (p IPv6Probe) Judge() (bool, string) {
+	switch {
+	case !p.IfInet6OK:
+		return false, "no IPv6 in kernel (/proc/net/if_inet6 missing)"
+	case strings.TrimSpace(p.IfInet6) == "":
+		return false, "no IPv6 addresses"
+	case p.DisableIPv6 != "0":
+		return false, "net.ipv6.conf.all.disable_ipv6 = " + orUnknown(p.DisableIPv6)
+	case !p.Ip6tablesRan:
+		return true, ""
+	case p.Ip6tablesExit == 0:
+		return true, ""
+	case p.Ip6tablesExit == 3 || strings.Contains(p.Ip6tablesStderr, "Address family not supported"):
+		return false, "ip6tables: address family not supported"
+	case p.Ip6tablesExit == 127:
+		return false, "ip6tables not installed"
+	default:
+		return false, fmt.Sprintf("ip6tables failed (exit %d)", p.Ip6tablesExit)
+	}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+// GlobalIPv6 picks the first global-scope address from /proc/net/if_inet6
+// ("addr ifindex prefixlen scope flags name", addr as 32 hex digits).
+func GlobalIPv6(ifInet6 string) string {
+	for _, line := range strings.Split(ifInet6, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 || len(f[0]) != 32 || f[3] != "00" || f[5] == "lo" {
+			continue
+		}
+		ip := make(net.IP, 16)
+		if _, err := hex.Decode(ip, []byte(f[0])); err != nil {
+			continue
+		}
+		return ip.String()
+	}
+	return ""
+}
