@@ -5,6 +5,8 @@ GO      ?= go
 BIN     := bin/estab
 DEBS    := openssh-server openssh-client iptables sudo curl netcat-openbsd iproute2 util-linux passwd
 export GOFLAGS ?= -mod=readonly
+# A fresh machine has Go in /usr/local/go without it being on PATH.
+export PATH := $(PATH):/usr/local/go/bin
 
 .PHONY: all build deps test lint demo clean
 

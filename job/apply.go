@@ -64,7 +64,9 @@ func applyOne(ctx context.Context, d *remote.Dialer, h Host, o steps.Options) re
 	return r
 }
 
-// knock opens a NEW TCP connection from the runner and says what happened.
+// knock opens a NEW TCP connection from the runner and says what happened:
+// "timeout" (filtered by DROP), "rejected" (an ICMP error from a REJECT),
+// "refused" (a TCP reset) or "open" (the handshake completed).
 func knock(ctx context.Context, network, address string) string {
 	ctx, cancel := context.WithTimeout(ctx, knockTimeout)
 	defer cancel()
@@ -74,7 +76,9 @@ func knock(ctx context.Context, network, address string) string {
 		c.Close()
 		return "open"
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return "refused"
+		return "refused" // a TCP reset: closed port, or REJECT --reject-with tcp-reset
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
+		return "rejected" // an ICMP error: REJECT (icmp-host-prohibited, adm-prohibited…)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		return "timeout"
 	}

@@ -53,6 +53,10 @@ func yq(s string) string {
 	return string(b)
 }
 
+// BlockedPort is the lab inventory's estab_blocked_port: no lab host
+// listens on it.
+const BlockedPort = 9090
+
 func (l *Lab) inventory() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# estab lab %s (Ansible YAML inventory). Stop with: estab lab down --dir %s\n", l.Prefix, l.Dir)
@@ -68,9 +72,12 @@ func (l *Lab) inventory() string {
 			b.WriteString("          ansible_become: true\n")
 		}
 		fmt.Fprintf(&b, "          ansible_ssh_private_key_file: %s\n", yq(l.IdentityFile))
-		// Only variables the inventory package knows (it rejects others):
-		// no IPv6 peer here, though Lab.PeerURL6 serves one.
-		fmt.Fprintf(&b, "          estab_peer: %s\n", yq(l.PeerURL))
+		// By name: the hosts resolve it to the peer's IPv4 and IPv6 address,
+		// so the outbound test runs for both families.
+		fmt.Fprintf(&b, "          estab_peer: %s\n", yq(l.PeerURLName))
+		// Nothing listens there: NEW connections must time out (filtered)
+		// or be refused (closed).
+		fmt.Fprintf(&b, "          estab_blocked_port: %d\n", BlockedPort)
 	}
 	return b.String()
 }

@@ -230,7 +230,7 @@ func TestPeerHandler(t *testing.T) {
 func testLab() *Lab {
 	l := &Lab{
 		Dir: "/srv/lab", Prefix: "lbt", Bridge4: "198.18.7.1", Bridge6: "fd65:73ab:1c2d::1",
-		PeerURL: "http://198.18.7.1:8080/", PeerURL6: "http://[fd65:73ab:1c2d::1]:8080/",
+		PeerURL: "http://198.18.7.1:8080/", PeerURL6: "http://[fd65:73ab:1c2d::1]:8080/", PeerURLName: "http://estab-peer:8080/",
 		Inventory: "/srv/lab/hosts.yaml", SSHConfig: "/srv/lab/ssh_config", KnownHosts: "/srv/lab/known_hosts",
 		IdentityFile: "/srv/lab/id_ed25519", BecomePasswordFile: "/srv/lab/become_password", BecomePassword: "pw",
 	}
@@ -260,11 +260,11 @@ func TestInventory(t *testing.T) {
 	}
 	w, d := hosts["web1"], hosts["db2"]
 	if w["ansible_host"] != "198.18.7.10" || w["ansible_user"] != "root" || w["ansible_become"] != nil ||
-		w["ansible_ssh_private_key_file"] != "/srv/lab/id_ed25519" || w["estab_peer"] != "http://198.18.7.1:8080/" ||
-		len(w) != 4 {
+		w["ansible_ssh_private_key_file"] != "/srv/lab/id_ed25519" || w["estab_peer"] != "http://estab-peer:8080/" ||
+		w["estab_blocked_port"] != 9090 || len(w) != 5 {
 		t.Errorf("web1: %v", w)
 	}
-	if d["ansible_user"] != "lbtpw" || d["ansible_become"] != true || len(d) != 5 {
+	if d["ansible_user"] != "lbtpw" || d["ansible_become"] != true || len(d) != 6 {
 		t.Errorf("db2: %v", d)
 	}
 }

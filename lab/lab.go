@@ -124,6 +124,7 @@ type Lab struct {
 	Bridge6     string // same for IPv6
 	PeerURL     string // http://<Bridge4>:<port>/, served to the hosts
 	PeerURL6    string // http://[<Bridge6>]:<port>/
+	PeerURLName string // http://estab-peer:<port>/: both families, from inside the hosts
 	PeerAddr    string // <Bridge4>:<port>
 	PeerAddr6   string // [<Bridge6>]:<port>
 

@@ -264,6 +264,12 @@ func TestLab(t *testing.T) {
 				t.Errorf("curl %s from web1: %q", url, out)
 			}
 		}
+		// The peer's name gives both families (and only IPv4 without IPv6).
+		for _, c := range []struct{ host, flag string }{{"web1", "-4"}, {"web1", "-6"}, {"db2", "-4"}} {
+			if out := exec1(t, l, c.host, "curl", c.flag, "-sS", "--max-time", "5", l.PeerURLName); out != lab.PeerBody {
+				t.Errorf("curl %s %s from %s: %q", c.flag, l.PeerURLName, c.host, out)
+			}
+		}
 		// app1 drops new inbound connections but has the stateful rule.
 		if out := exec1(t, l, "app1", "curl", "-sS", "--max-time", "5", l.PeerURL); out != lab.PeerBody {
 			t.Errorf("curl from app1: %q", out)
@@ -325,7 +331,7 @@ func checkFiles(t *testing.T, l *lab.Lab) {
 		v := hosts[h.Name]
 		become, _ := v["ansible_become"].(bool)
 		if v["ansible_host"] != h.Addr4 || v["ansible_user"] != h.User || become != h.Become ||
-			v["ansible_ssh_private_key_file"] != l.IdentityFile || v["estab_peer"] != l.PeerURL {
+			v["ansible_ssh_private_key_file"] != l.IdentityFile || v["estab_peer"] != l.PeerURLName {
 			t.Errorf("hosts.yaml %s: %v", h.Name, v)
 		}
 	}
@@ -515,6 +521,17 @@ func TestUpAfterDebris(t *testing.T) {
 	}
 	waited := make(chan error, 1)
 	go func() { waited <- stray.Wait() }()
+	// ip netns exec enters the namespace only after it started: wait for
+	// that, or Up could look before the stray is there to be found.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		out, _ := exec.Command("ip", "netns", "pids", prefix+"-gone").Output()
+		if len(bytes.TrimSpace(out)) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the stray process never entered its namespace")
+		}
+	}
 
 	dir := t.TempDir()
 	l := up(t, lab.Options{Dir: dir, Prefix: prefix, Hosts: []lab.HostSpec{

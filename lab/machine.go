@@ -179,13 +179,22 @@ func (l *Lab) makeEtc() error {
 	return nil
 }
 
+// PeerName resolves, inside every lab host, to the bridge's IPv4 and IPv6
+// addresses: the HTTP peer's name (PeerURLName).
+const PeerName = "estab-peer"
+
 // etcHosts returns a host's /etc/hosts: its own name (sudo wants to resolve
-// it) and the other lab hosts.
+// it), the peer and the other lab hosts.
 func (l *Lab) etcHosts() func(Host) string {
 	return func(self Host) string {
 		var b strings.Builder
 		b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
 		fmt.Fprintf(&b, "127.0.1.1\t%s\n", self.Name)
+		// The peer by name, so that one estab_peer serves both families.
+		fmt.Fprintf(&b, "%s\t%s\n", l.Bridge4, PeerName)
+		if !self.Spec.NoIPv6 {
+			fmt.Fprintf(&b, "%s\t%s\n", l.Bridge6, PeerName)
+		}
 		for _, h := range l.Hosts {
 			fmt.Fprintf(&b, "%s\t%s\n", h.Addr4, h.Name)
 			if h.Addr6 != "" && !self.Spec.NoIPv6 {

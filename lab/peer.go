@@ -105,6 +105,7 @@ func (l *Lab) startPeer(argv []string) error {
 	l.PeerAddr6 = net.JoinHostPort(l.Bridge6, p)
 	l.PeerURL = "http://" + l.PeerAddr + "/"
 	l.PeerURL6 = "http://" + l.PeerAddr6 + "/"
+	l.PeerURLName = "http://" + net.JoinHostPort(PeerName, p) + "/"
 	if argv == nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})

@@ -51,7 +51,7 @@ type Host struct {
 	// Addr4 is the host's IPv4 address as the runner reaches it ("" = none).
 	Addr4 string
 	// Knock opens a NEW TCP connection from the runner to addr and says
-	// what happened: "timeout", "refused" or "open". nil = no blocked test.
+	// what happened: "timeout", "rejected", "refused" or "open" (or "error: …"). nil = no blocked test.
 	Knock func(ctx context.Context, network, addr string) string
 }
 
@@ -259,8 +259,9 @@ func (p *proc) applyFamily(ctx context.Context, fam Family, hf hostFacts, fr *re
 		fr.Result, fr.Reason = result.StatusFailed, fmt.Sprintf(format, a...)
 	}
 
+	// 9 (first half). Review: the ruleset as it was, for the diff.
 	var before string
-	if p.o.Diff && !p.o.Check {
+	if !p.o.Check {
 		r, err := p.must(ctx, "review", fam.Save)
 		if err != nil {
 			failf("%v", err)
@@ -362,13 +363,13 @@ func (p *proc) applyFamily(ctx context.Context, fam Family, hf hostFacts, fr *re
 		return
 	}
 
-	// 9. Review.
+	// 9. Review: the ruleset as it is now; --diff shows the difference.
+	r, err := p.must(ctx, "review", fam.Save)
+	if err != nil {
+		failf("%v", err)
+		return
+	}
 	if p.o.Diff {
-		r, err := p.must(ctx, "review", fam.Save)
-		if err != nil {
-			failf("%v", err)
-			return
-		}
 		fr.Diff = SaveDiff(fam.Save, before, string(r.Stdout))
 	}
 	fr.Result = result.StatusOK

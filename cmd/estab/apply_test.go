@@ -43,7 +43,7 @@ func family(h result.Host, fam string) result.Family {
 func labInventory(t *testing.T, l *lab.Lab, extra map[string]string) string {
 	t.Helper()
 	var b strings.Builder
-	b.WriteString("all:\n  vars:\n    ansible_ssh_private_key_file: " + l.IdentityFile + "\n    estab_peer: " + l.PeerURL + "\n  hosts:\n")
+	b.WriteString("all:\n  vars:\n    ansible_ssh_private_key_file: " + l.IdentityFile + "\n    estab_peer: " + l.PeerURLName + "\n  hosts:\n")
 	for _, h := range l.Hosts {
 		fmt.Fprintf(&b, "    %s:\n      ansible_host: %s\n      ansible_user: %s\n", h.Name, h.Addr4, h.User)
 		if h.Become {
@@ -167,6 +167,9 @@ func TestApplyLab(t *testing.T) {
 		}
 		if f.Traffic != "ok" || f.CounterDelta == nil || *f.CounterDelta <= 0 {
 			t.Errorf("%s: traffic %q, counter delta %v", tc.host, f.Traffic, f.CounterDelta)
+		}
+		if f6 := family(h, "ipv6"); tc.host != "nov6" && (f6.Traffic != "ok" || f6.CounterDelta == nil || *f6.CounterDelta <= 0) {
+			t.Errorf("%s ipv6: traffic %q, counter delta %v", tc.host, f6.Traffic, f6.CounterDelta)
 		}
 		if h.Cost.Connections != 1 || h.Cost.Sessions != 1 {
 			t.Errorf("%s: cost %+v, want one connection and one session", tc.host, h.Cost)
