@@ -8,7 +8,7 @@ export GOFLAGS ?= -mod=readonly
 # A fresh machine has Go in /usr/local/go without it being on PATH.
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all build deps test lint demo clean
+.PHONY: all build deps test lint demo bench clean
 
 all: build
 
@@ -33,6 +33,12 @@ lint:
 
 test: deps lint
 	$(GO) test -race -count=1 -timeout 15m ./...
+
+# Speed and memory against the session-per-command baseline on a lab of
+# BENCH_HOSTS real hosts (root). Numbers go into the README by hand.
+BENCH_HOSTS ?= 50
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -count 2 ./bench/ -args -hosts $(BENCH_HOSTS) -forks 10
 
 demo: deps build
 	./scripts/demo.sh $(BIN)
