@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
-	"syscall"
 	"time"
 
 	"github.com/estab/estab/fleet"
@@ -54,39 +52,16 @@ func applyOne(ctx context.Context, d *remote.Dialer, h Host, o steps.Options) re
 		SSHPort:     conn.SSHServerPort(),
 		Addr4:       ipv4Of(h.Target.Address),
 	}
-	if len(h.Target.Jump) == 0 {
-		// Behind a bastion the runner cannot knock directly; the test is
-		// then skipped rather than judged from the wrong place.
-		sh.Knock = knock
+	// Knock the way management traffic arrives: from the runner, or from
+	// the bastion when the host is behind one.
+	sh.Knock = func(ctx context.Context, network, address string) string {
+		ctx, cancel := context.WithTimeout(ctx, knockTimeout)
+		defer cancel()
+		return d.Knock(ctx, h.Target, network, address)
 	}
 	r := steps.Apply(ctx, conn, sh, o)
 	r.Duration = time.Since(start)
 	return r
-}
-
-// knock opens a NEW TCP connection from the runner and says what happened:
-// "timeout" (filtered by DROP), "rejected" (an ICMP error from a REJECT),
-// "refused" (a TCP reset) or "open" (the handshake completed).
-func knock(ctx context.Context, network, address string) string {
-	ctx, cancel := context.WithTimeout(ctx, knockTimeout)
-	defer cancel()
-	c, err := (&net.Dialer{}).DialContext(ctx, network, address)
-	switch {
-	case err == nil:
-		c.Close()
-		return "open"
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "refused" // a TCP reset: closed port, or REJECT --reject-with tcp-reset
-	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
-		return "rejected" // an ICMP error: REJECT (icmp-host-prohibited, adm-prohibited…)
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
-		return "timeout"
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return "timeout"
-	}
-	return "error: " + err.Error()
 }
 
 func ipv4Of(address string) string {
