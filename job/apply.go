@@ -2,8 +2,12 @@ package job
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/estab/estab/fleet"
@@ -17,11 +21,29 @@ import (
 // "timeout" verdict takes.
 const knockTimeout = 3 * time.Second
 
+// ApplyOptions are the switches of one `estab apply` run.
+type ApplyOptions struct {
+	Forks        int
+	ProbeTimeout time.Duration // for the second connection after the change (default 20s)
+	Steps        steps.Options
+}
+
+// DefaultProbeTimeout bounds the fresh-connection probe.
+const DefaultProbeTimeout = 20 * time.Second
+
 // Apply runs the rollout (or, with o.Check, the read-only check) on every
-// host, at most forks at a time, and returns one result per host in
-// inventory order. An unreachable host never stops the others.
-func Apply(ctx context.Context, d *remote.Dialer, hosts []Host, forks int, o steps.Options) []result.Host {
-	return fleet.Run(ctx, len(hosts), forks,
+// host, at most o.Forks at a time, and returns one result per host in
+// inventory order. An unreachable host never stops the others. Once ctx is
+// done no new host starts; hosts in flight finish their current step, then
+// complete or restore.
+func Apply(ctx context.Context, d *remote.Dialer, hosts []Host, o ApplyOptions) []result.Host {
+	if o.Steps.RunID == "" {
+		o.Steps.RunID = NewRunID()
+	}
+	if o.ProbeTimeout <= 0 {
+		o.ProbeTimeout = DefaultProbeTimeout
+	}
+	return fleet.Run(ctx, len(hosts), o.Forks,
 		func(ctx context.Context, i int) result.Host { return applyOne(ctx, d, hosts[i], o) },
 		func(i int, err error) result.Host {
 			return result.Host{Name: hosts[i].Inv.Name, Address: addr(hosts[i].Target), Status: result.StatusSkipped,
@@ -29,7 +51,14 @@ func Apply(ctx context.Context, d *remote.Dialer, hosts []Host, forks int, o ste
 		})
 }
 
-func applyOne(ctx context.Context, d *remote.Dialer, h Host, o steps.Options) result.Host {
+// NewRunID names one run: the snapshot folder and the dead-man on each host.
+func NewRunID() string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+}
+
+func applyOne(ctx context.Context, d *remote.Dialer, h Host, o ApplyOptions) result.Host {
 	start := time.Now()
 	conn, err := d.Connect(ctx, h.Target)
 	if err != nil {
@@ -59,9 +88,36 @@ func applyOne(ctx context.Context, d *remote.Dialer, h Host, o steps.Options) re
 		defer cancel()
 		return d.Knock(ctx, h.Target, network, address)
 	}
-	r := steps.Apply(ctx, conn, sh, o)
+	sh.Probe = func(ctx context.Context) (func(), error) {
+		return probe(ctx, d, h.Target, o.ProbeTimeout)
+	}
+	r := steps.Apply(ctx, conn, sh, o.Steps)
 	r.Duration = time.Since(start)
 	return r
+}
+
+// probe opens a second, independent connection to the host (new TCP, full
+// key exchange and authentication, same credentials and jump path) and runs
+// a command as root through it. The connection stays open until done.
+func probe(ctx context.Context, d *remote.Dialer, t remote.Target, timeout time.Duration) (done func(), err error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c, err := d.Connect(ctx, t)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("no answer within --probe-timeout %s: %w", timeout, err)
+		}
+		return nil, err
+	}
+	r, err := c.Run(ctx, remote.Command{Argv: []string{"id", "-u"}})
+	if err == nil && (r.ExitCode != 0 || strings.TrimSpace(string(r.Stdout)) != "0") {
+		err = fmt.Errorf("id -u through the new connection: exit %d, uid %q, want root", r.ExitCode, strings.TrimSpace(string(r.Stdout)))
+	}
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return func() { c.Close() }, nil
 }
 
 func ipv4Of(address string) string {

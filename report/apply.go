@@ -13,24 +13,27 @@ import (
 
 // ApplyTable writes one row per host and family, then the recap line.
 func ApplyTable(w io.Writer, hosts []result.Host) error {
-	header := []string{"HOST", "FAMILY", "BACKEND", "BEFORE", "ACTION", "POS", "POLICY", "Δ PKTS", "BLOCKED", "RESULT", "TIME"}
+	header := []string{"HOST", "FAMILY", "BACKEND", "BEFORE", "ACTION", "POS", "POLICY", "Δ PKTS", "BLOCKED", "PROBE", "SAVED", "RESULT", "TIME"}
 	var rows [][]string
 	for _, h := range hosts {
 		took := seconds(h.Duration)
 		if len(h.Families) == 0 || h.Error != "" && !familyFailed(h) {
 			// Nothing per family to show (unreachable, refused, detect failed):
 			// one row that says why.
-			rows = append(rows, []string{h.Name, "-", "-", "-", "-", "-", "-", "-", "-", h.Status + ": " + oneLine(h.Error), took})
+			rows = append(rows, []string{h.Name, "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", h.Status + ": " + oneLine(h.Error), took})
 			continue
 		}
 		for _, f := range h.Families {
 			res := f.Result
+			if f.RolledBack {
+				res += " (rolled back)"
+			}
 			if f.Reason != "" {
 				res += ": " + oneLine(f.Reason)
 			}
 			rows = append(rows, []string{
 				h.Name, f.Family, dash(f.Backend), dash(f.StateBefore), dash(f.Action), pos(f.Position),
-				dash(f.Policy), delta(f.CounterDelta), blocked(f.Blocked), res, took,
+				dash(f.Policy), delta(f.CounterDelta), blocked(f.Blocked), dash(f.Probe), dash(f.Saved), res, took,
 			})
 		}
 	}

@@ -37,17 +37,21 @@ var Statuses = []string{StatusOK, StatusChanged, StatusFailed, StatusUnreachable
 
 // Host is the outcome of `estab apply` (or --check) on one host.
 type Host struct {
-	Name      string        `json:"name"`
-	Address   string        `json:"address"`
-	Status    string        `json:"status"`
-	ErrorKind string        `json:"error_kind,omitempty"`
-	Error     string        `json:"error,omitempty"`
-	Warnings  []string      `json:"warnings"`
-	Notes     []string      `json:"notes"` // facts worth knowing, e.g. docker or fail2ban chains
-	Families  []Family      `json:"families"`
-	Steps     []Step        `json:"steps"`
-	Cost      Cost          `json:"cost"`
-	Duration  time.Duration `json:"duration_ns"`
+	Name      string   `json:"name"`
+	Address   string   `json:"address"`
+	RunID     string   `json:"run_id"` // names the snapshot folder and dead-man on the host
+	Status    string   `json:"status"`
+	ErrorKind string   `json:"error_kind,omitempty"`
+	Error     string   `json:"error,omitempty"`
+	Warnings  []string `json:"warnings"`
+	Notes     []string `json:"notes"` // facts worth knowing, e.g. docker or fail2ban chains
+	// Snapshot is the host folder holding the snapshot, kept after a
+	// rollback for inspection ("" when it was removed after success).
+	Snapshot string        `json:"snapshot,omitempty"`
+	Families []Family      `json:"families"`
+	Steps    []Step        `json:"steps"`
+	Cost     Cost          `json:"cost"`
+	Duration time.Duration `json:"duration_ns"`
 }
 
 // Family is the outcome for one address family on a host.
@@ -62,6 +66,10 @@ type Family struct {
 	CounterDelta *int64 `json:"counter_delta"`         // packets the rule matched during the traffic test; null = not measured
 	Traffic      string `json:"traffic"`               // ok | failed | skipped (reason)
 	Blocked      string `json:"blocked"`               // timeout | refused | open | skipped (reason) | ""
+	Probe        string `json:"probe"`                 // ok | failed | skipped: the second, fresh SSH connection after the change
+	RolledBack   bool   `json:"rolled_back"`           // the snapshot was restored (the host is as before)
+	Saved        string `json:"saved"`                 // where the ruleset was persisted (path or mechanism); "" = not saved
+	Deadman      string `json:"deadman"`               // the armed rollback: "systemd-run UNIT" | "setsid PID" (+ " (disarmed)")
 	Result       string `json:"result"`                // ok | changed | failed | skipped
 	Reason       string `json:"reason,omitempty"`      // why failed or skipped
 	Diff         string `json:"diff,omitempty"`        // unified diff of *-save, with --diff

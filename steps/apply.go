@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -36,7 +37,18 @@ type Options struct {
 	ZeroCounters bool   // -Z INPUT before the traffic test
 	Force        bool   // change hosts whose firewall a manager (ufw, firewalld) owns
 	Families     string // auto | ipv4 | ipv6
+
+	RunID         string        // names the snapshot folder and the dead-man (unique per run)
+	RollbackAfter time.Duration // dead-man delay (default 90s)
+	NoSave        bool          // skip the persistent save on purpose
+	// PauseBeforeProbe is a test-only pause point between the confirmed
+	// change and the probe (ESTAB_TEST_PAUSE_BEFORE_PROBE), to kill the
+	// runner there.
+	PauseBeforeProbe time.Duration
 }
+
+// DefaultRollbackAfter is the dead-man delay when none is given.
+const DefaultRollbackAfter = 90 * time.Second
 
 // Host is what the procedure needs to know about the host besides the
 // executor: inventory values and how to knock on it from the runner.
@@ -53,34 +65,60 @@ type Host struct {
 	// Knock opens a NEW TCP connection from the runner to addr and says
 	// what happened: "timeout", "rejected", "refused" or "open" (or "error: …"). nil = no blocked test.
 	Knock func(ctx context.Context, network, addr string) string
+	// Probe proves management access still works after the change: a
+	// second, independent SSH connection (new TCP, full key exchange and
+	// authentication, same credentials and jump path) that runs a command
+	// as root. It stays open until done is called, after the save.
+	// nil = no probe possible (the change is then rolled back).
+	Probe func(ctx context.Context) (done func(), err error)
 }
 
 // outboundTimeout bounds the host's connection to the peer.
 const outboundTimeout = 10 * time.Second
 
 // Apply runs the careful procedure on one host through ex and returns its
-// result. It never panics on odd output and never leaves a half-made change
-// unreported: every command is in the result's Steps.
+// result. Every host ends confirmed and saved, or exactly as before: the
+// first change comes only after a snapshot and an armed dead-man rollback,
+// and the save only after a second connection proved access. Every command
+// is in the result's Steps.
 func Apply(ctx context.Context, ex remote.Executor, h Host, o Options) (res result.Host) {
 	start := time.Now()
-	p := &proc{ex: ex, h: h, o: o}
-	res = result.Host{Name: h.Name, Address: h.Address, Warnings: []string{}, Notes: []string{}, Families: []result.Family{}}
+	if o.RollbackAfter <= 0 {
+		o.RollbackAfter = DefaultRollbackAfter
+	}
+	if o.RunID == "" {
+		o.RunID = time.Now().UTC().Format("20060102T150405.000000000Z")
+	}
+	p := &proc{ex: ex, h: h, o: o, interrupt: ctx}
+	res = result.Host{Name: h.Name, Address: h.Address, RunID: o.RunID, Warnings: []string{}, Notes: []string{}, Families: []result.Family{}}
 	p.res = &res
 	defer func() {
 		res.Steps = p.steps
 		st := ex.Stats()
-		res.Cost = result.Cost{Connections: st.Connections, Sessions: st.Sessions, Commands: st.Commands}
+		// The probe is a connection (and session) of its own.
+		res.Cost = result.Cost{Connections: st.Connections + p.probes, Sessions: st.Sessions + p.probes, Commands: st.Commands + p.probes}
 		res.Duration = time.Since(start)
 		if res.Status == "" {
 			res.Status = overall(res.Families)
 		}
+		for _, f := range res.Families {
+			if f.Result == result.StatusFailed && res.Error == "" {
+				res.Error = fmt.Sprintf("%s: %s: %s", h.Name, f.Family, f.Reason)
+			}
+		}
 	}()
+	// Commands are not cut off by the first Ctrl-C: a host in flight
+	// finishes its current step, then completes or restores (p.interrupted).
+	ctx = context.WithoutCancel(ctx)
 
 	facts, err := p.detect(ctx)
 	if err != nil {
 		p.fail(err)
 		return res
 	}
+
+	// Plan: list and judge every family before anything changes.
+	var plans []*plan
 	for _, fam := range []Family{IPv4, IPv6} {
 		fr := result.Family{Family: fam.Name, Backend: facts.Backend}
 		switch want := o.Families; {
@@ -89,23 +127,443 @@ func Apply(ctx context.Context, ex remote.Executor, h Host, o Options) (res resu
 		case fam == IPv6 && !facts.IPv6:
 			fr.Action, fr.Result, fr.Reason = "skipped", result.StatusSkipped, "no IPv6 on host: "+facts.IPv6Reason
 			fr.Backend = ""
-		default:
-			p.applyFamily(ctx, fam, facts, &fr)
+			res.Families = append(res.Families, fr)
+			continue
 		}
 		res.Families = append(res.Families, fr)
-		if ctx.Err() != nil {
-			break
+		pl := &plan{fam: fam, i: len(res.Families) - 1}
+		plans = append(plans, pl)
+		p.plan(ctx, pl)
+	}
+	if p.anyFailed() || o.Check || len(plans) == 0 {
+		return res
+	}
+	changing := false
+	for _, pl := range plans {
+		changing = changing || pl.act != actNone || pl.policy
+	}
+	if !changing {
+		p.verifyUnchanged(ctx, plans, facts)
+		return res
+	}
+	p.safeChange(ctx, plans, facts)
+	return res
+}
+
+// plan is one family's judgement before any change.
+type plan struct {
+	fam    Family
+	i      int // index in res.Families
+	rs     *rules.Ruleset
+	v      rules.Verdict
+	act    action
+	policy bool   // -P INPUT DROP will be set
+	before string // *-save output before any change
+}
+
+func (p *proc) fam(pl *plan) *result.Family { return &p.res.Families[pl.i] }
+
+func (p *proc) anyFailed() bool {
+	for _, f := range p.res.Families {
+		if f.Result == result.StatusFailed {
+			return true
 		}
 	}
-	for _, f := range res.Families {
-		if f.Result == result.StatusFailed {
-			res.Status = result.StatusFailed
-			if res.Error == "" {
-				res.Error = fmt.Sprintf("%s: %s: %s", h.Name, f.Family, f.Reason)
+	return p.res.Status == result.StatusFailed
+}
+
+func (p *proc) failFamily(pl *plan, format string, a ...any) {
+	fr := p.fam(pl)
+	fr.Result, fr.Reason = result.StatusFailed, fmt.Sprintf(format, a...)
+}
+
+// interrupted is true once the run was asked to stop (first Ctrl-C).
+func (p *proc) interrupted() bool { return p.interrupt.Err() != nil }
+
+// plan runs steps 2–3 (and the first half of 9) for one family: list,
+// check, judge, decide. Nothing changes here.
+func (p *proc) plan(ctx context.Context, pl *plan) {
+	p.family = pl.fam.Name
+	fr := p.fam(pl)
+	if !p.o.Check {
+		r, err := p.must(ctx, "review", pl.fam.Save)
+		if err != nil {
+			p.failFamily(pl, "%v", err)
+			return
+		}
+		pl.before = string(r.Stdout)
+	}
+	rs, err := p.list(ctx, pl.fam, "list")
+	if err != nil {
+		p.failFamily(pl, "%v", err)
+		return
+	}
+	pl.rs = rs
+	p.noteChains(rs)
+	fr.Policy = rs.Policies["INPUT"]
+
+	c, err := p.run(ctx, "check", append([]string{pl.fam.Cmd, "-w", "-C", "INPUT"}, rules.Canonical...)...)
+	if err != nil {
+		p.failFamily(pl, "%v", err)
+		return
+	}
+	pl.v = rules.Judge(rs, "INPUT")
+	if msg := crossCheck(c.ExitCode, string(c.Stderr), rs); msg != "" {
+		if c.ExitCode != 0 && c.ExitCode != 1 {
+			p.failFamily(pl, "%s", msg)
+			return
+		}
+		p.res.Warnings = append(p.res.Warnings, pl.fam.Name+": "+msg)
+	}
+	fr.StateBefore = pl.v.State
+	if pl.v.Shadow != nil {
+		fr.ShadowedBy = pl.v.Shadow.String()
+	}
+	if pl.v.First != nil {
+		fr.Position = pl.v.First.Num
+	}
+	pl.act = decide(pl.v, p.o.NoReorder)
+	fr.Action = string(actNone)
+	if pl.act == actNone && pl.v.State == rules.Shadowed {
+		fr.Action = "none"
+		why := "stateful rule at %s is shadowed by %s"
+		if p.o.NoReorder && !p.o.Check {
+			why += "; not moved (--no-reorder)"
+		}
+		p.failFamily(pl, why, pl.v.First.Path, pl.v.Shadow)
+		return
+	}
+	if p.o.Check {
+		fr.Action, fr.Result = pl.act.would(), result.StatusOK
+		return
+	}
+	if p.o.DefaultDeny && rs.Policies["INPUT"] != "DROP" {
+		// Judge the precondition on the ruleset as it will be after the
+		// insert: the stateful rule does not count as loopback or SSH.
+		if why := p.denyPrecondition(rs); why != "" {
+			p.failFamily(pl, "--default-deny refused: %s", why)
+			return
+		}
+		pl.policy = true
+	}
+}
+
+// changeFamily runs steps 4–6: insert or move, confirm, default deny.
+func (p *proc) changeFamily(ctx context.Context, pl *plan) error {
+	p.family = pl.fam.Name
+	fr := p.fam(pl)
+	if err := p.change(ctx, pl.fam, pl.act, pl.v); err != nil {
+		fr.Action = string(pl.act)
+		return err
+	}
+	fr.Action = string(pl.act)
+	rs, err := p.list(ctx, pl.fam, "confirm")
+	if err != nil {
+		return err
+	}
+	if err := rules.Confirm(rs, "INPUT"); err != nil {
+		return fmt.Errorf("confirm: %v; INPUT now:\n%s", err, inputListing(rs))
+	}
+	fr.Position = rules.Judge(rs, "INPUT").First.Num
+	if pl.policy {
+		if _, err := p.must(ctx, "policy", pl.fam.Cmd, "-w", "-P", "INPUT", "DROP"); err != nil {
+			return err
+		}
+		rs.Policies["INPUT"] = "DROP"
+	}
+	fr.Policy = rs.Policies["INPUT"]
+	pl.rs = rs
+	return nil
+}
+
+// verifyFamily runs steps 7–9: traffic and counters, blocked port, review.
+func (p *proc) verifyFamily(ctx context.Context, pl *plan, facts hostFacts) error {
+	p.family = pl.fam.Name
+	fr := p.fam(pl)
+	if err := p.traffic(ctx, pl.fam, pl.rs, fr); err != nil {
+		return err
+	}
+	if !p.blocked(ctx, pl.fam, facts, fr) {
+		return fmt.Errorf("NEW connection to port %d from the runner was accepted: the port is open", p.h.BlockedPort)
+	}
+	r, err := p.must(ctx, "review", pl.fam.Save)
+	if err != nil {
+		return err
+	}
+	if p.o.Diff {
+		fr.Diff = SaveDiff(pl.fam.Save, pl.before, string(r.Stdout))
+	}
+	return nil
+}
+
+// verifyUnchanged checks a host where nothing needs to change: traffic,
+// blocked port, and that the saved ruleset holds the rule (else it saves).
+func (p *proc) verifyUnchanged(ctx context.Context, plans []*plan, facts hostFacts) {
+	for _, pl := range plans {
+		if err := p.verifyFamily(ctx, pl, facts); err != nil {
+			p.failFamily(pl, "%v", err)
+			continue
+		}
+		p.fam(pl).Result = result.StatusOK
+		p.fam(pl).Probe = "skipped"
+	}
+	if p.anyFailed() || p.o.NoSave {
+		return
+	}
+	p.family = ""
+	pers, err := DetectPersistence(ctx, recording{p, "save"})
+	if err != nil {
+		p.res.Warnings = append(p.res.Warnings, "persistence: "+err.Error())
+		return
+	}
+	p.persistenceNote(pers)
+	if pers.Mechanism == "" {
+		p.res.Warnings = append(p.res.Warnings, "not persisted: no persistence mechanism found")
+		return
+	}
+	fams := families(plans)
+	if VerifySaved(ctx, recording{p, "save"}, pers, fams) == nil {
+		for _, pl := range plans {
+			p.fam(pl).Saved = savedName(pers, pl.fam)
+		}
+		return
+	}
+	// The live rule is right but not persisted: save it. Nothing live
+	// changes, so no probe is needed.
+	saved, err := Save(ctx, recording{p, "save"}, pers, fams)
+	if err == nil {
+		err = VerifySaved(ctx, recording{p, "save"}, pers, fams)
+	}
+	for _, pl := range plans {
+		if err != nil {
+			p.failFamily(pl, "save: %v", err)
+			continue
+		}
+		p.fam(pl).Saved, p.fam(pl).Result = saved[pl.fam.Name], result.StatusChanged
+	}
+	if err == nil {
+		p.res.Notes = append(p.res.Notes, "the rule was live but not persisted: saved")
+	}
+}
+
+// safeChange makes the change under the safety net: snapshot, dead-man,
+// change, verify, probe, save, disarm. Any failure restores the snapshot.
+func (p *proc) safeChange(ctx context.Context, plans []*plan, facts hostFacts) {
+	p.family = ""
+	fams := families(plans)
+	pers := Persistence{}
+	if !p.o.NoSave {
+		var err error
+		if pers, err = DetectPersistence(ctx, recording{p, "snapshot"}); err != nil {
+			p.failAll(plans, "persistence: %v", err)
+			return
+		}
+		p.persistenceNote(pers)
+	}
+	snap, err := TakeSnapshot(ctx, recording{p, "snapshot"}, snapshotID(p.o.RunID, p.h.Name), fams, persistedFiles(pers, fams))
+	if err != nil {
+		p.failAll(plans, "snapshot: %v", err)
+		return
+	}
+	dm, err := Arm(ctx, recording{p, "deadman"}, snap, p.o.RollbackAfter)
+	if err != nil {
+		p.failAll(plans, "arm dead-man: %v", err)
+		_ = Cleanup(ctx, recording{p, "cleanup"}, snap)
+		return
+	}
+	armed := dm.Mechanism + " " + dm.ID
+	for _, pl := range plans {
+		p.fam(pl).Deadman = armed
+	}
+
+	rollback := func(format string, a ...any) {
+		p.rollback(ctx, plans, snap, dm, fmt.Sprintf(format, a...))
+	}
+	for _, pl := range plans {
+		if p.interrupted() {
+			rollback("interrupted before the change was confirmed")
+			return
+		}
+		if err := p.changeFamily(ctx, pl); err != nil {
+			rollback("%s: %v", pl.fam.Name, err)
+			return
+		}
+	}
+	for _, pl := range plans {
+		if p.interrupted() {
+			rollback("interrupted before the change was confirmed")
+			return
+		}
+		if err := p.verifyFamily(ctx, pl, facts); err != nil {
+			rollback("%s: %v", pl.fam.Name, err)
+			return
+		}
+	}
+	if p.o.PauseBeforeProbe > 0 {
+		time.Sleep(p.o.PauseBeforeProbe)
+	}
+	if p.interrupted() {
+		rollback("interrupted before the probe")
+		return
+	}
+
+	// The probe: a second, fresh connection must get in and get root.
+	if p.h.Probe == nil {
+		rollback("no probe connection possible")
+		return
+	}
+	p.probes++
+	done, err := p.h.Probe(ctx)
+	if err != nil {
+		p.setProbe(plans, "failed")
+		rollback("probe (a new SSH connection) failed: %v", err)
+		return
+	}
+	defer done()
+	p.setProbe(plans, "ok")
+
+	// From here on the change stands: an interrupt no longer restores.
+	if !p.o.NoSave {
+		if time.Until(dm.Deadline) < p.o.RollbackAfter/6 {
+			rollback("too close to the dead-man deadline (%s) to save safely; raise --rollback-after", dm.Deadline.Format(time.TimeOnly))
+			return
+		}
+		if pers.Mechanism == "" {
+			p.res.Warnings = append(p.res.Warnings, "not persisted: no persistence mechanism found")
+		} else {
+			saved, err := Save(ctx, recording{p, "save"}, pers, fams)
+			if err == nil {
+				err = VerifySaved(ctx, recording{p, "save"}, pers, fams)
+			}
+			if err != nil {
+				rollback("save: %v", err)
+				return
+			}
+			for _, pl := range plans {
+				p.fam(pl).Saved = saved[pl.fam.Name]
+			}
+			if rs, err := p.must(ctx, "save", IPv4.Save); err == nil {
+				if foreign := ForeignChains(string(rs.Stdout)); len(foreign) > 0 {
+					p.res.Notes = append(p.res.Notes, "the save holds every rule of the host, also chains of other tools: "+strings.Join(foreign, ", "))
+				}
 			}
 		}
 	}
-	return res
+	if err := Disarm(ctx, recording{p, "disarm"}, dm); err != nil {
+		// The dead-man fired first (the host is as before, saved files
+		// included) or cannot be stopped (it will fire): say so rather
+		// than claim success.
+		fired := errors.Is(err, ErrRolledBack)
+		p.failAll(plans, "disarm: %v", err)
+		p.res.Snapshot = snap.Dir
+		for _, pl := range plans {
+			p.fam(pl).RolledBack = fired
+			p.fam(pl).Saved = ""
+		}
+		return
+	}
+	for _, pl := range plans {
+		p.fam(pl).Deadman = armed + " (disarmed)"
+	}
+	if err := Cleanup(ctx, recording{p, "cleanup"}, snap); err != nil {
+		p.res.Warnings = append(p.res.Warnings, "snapshot folder left on the host: "+err.Error())
+	}
+	for _, pl := range plans {
+		fr := p.fam(pl)
+		fr.Result = result.StatusOK
+		if pl.act != actNone || pl.policy {
+			fr.Result = result.StatusChanged
+		}
+	}
+}
+
+// rollback restores the snapshot over the first session at once, disarms
+// the dead-man and verifies the ruleset equals the snapshot. If the
+// session is gone, the host's dead-man restores it at its deadline.
+func (p *proc) rollback(ctx context.Context, plans []*plan, snap Snapshot, dm Deadman, why string) {
+	p.family = ""
+	if p.interrupted() {
+		p.res.ErrorKind = "interrupted"
+	}
+	err := Restore(ctx, recording{p, "rollback"}, snap)
+	if err == nil {
+		// The dead-man firing meanwhile restored the same snapshot: fine.
+		if err = Disarm(ctx, recording{p, "rollback"}, dm); errors.Is(err, ErrRolledBack) {
+			err = nil
+		}
+	}
+	if err == nil {
+		err = Verify(ctx, recording{p, "rollback"}, snap)
+	}
+	p.res.Snapshot = snap.Dir // kept for inspection
+	for _, pl := range plans {
+		fr := p.fam(pl)
+		fr.RolledBack, fr.Saved = err == nil, ""
+		fr.Result, fr.Reason = result.StatusFailed, why
+	}
+	if err != nil {
+		p.failAll(plans, "%s; restoring over this session failed (%v): the dead-man on the host restores it at %s",
+			why, err, dm.Deadline.Format(time.RFC3339))
+		return
+	}
+	p.failAll(plans, "%s; rolled back: the ruleset is as before", why)
+}
+
+func (p *proc) persistenceNote(pers Persistence) {
+	if pers.Note != "" {
+		p.res.Warnings = append(p.res.Warnings, pers.Note)
+	}
+}
+
+func (p *proc) failAll(plans []*plan, format string, a ...any) {
+	for _, pl := range plans {
+		p.failFamily(pl, format, a...)
+	}
+}
+
+func (p *proc) setProbe(plans []*plan, v string) {
+	for _, pl := range plans {
+		p.fam(pl).Probe = v
+	}
+}
+
+// snapshotID names the host's snapshot folder and dead-man: the run plus
+// the host, so that hosts sharing a filesystem (the lab) never collide.
+func snapshotID(run, host string) string {
+	safe := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, host)
+	return run + "-" + safe
+}
+
+func families(plans []*plan) []Family {
+	var fs []Family
+	for _, pl := range plans {
+		fs = append(fs, pl.fam)
+	}
+	return fs
+}
+
+// persistedFiles are the files a save will overwrite: the snapshot keeps
+// them so a rollback puts them back too.
+func persistedFiles(pers Persistence, fams []Family) []string {
+	var files []string
+	for _, f := range fams {
+		if path := pers.Files[f.Name]; path != "" {
+			files = append(files, path)
+		}
+	}
+	return files
+}
+
+func savedName(pers Persistence, f Family) string {
+	if path := pers.Files[f.Name]; path != "" {
+		return path
+	}
+	return pers.Mechanism
 }
 
 // overall folds family results into the host status.
@@ -127,12 +585,14 @@ func overall(fams []result.Family) string {
 }
 
 type proc struct {
-	ex     remote.Executor
-	h      Host
-	o      Options
-	res    *result.Host
-	steps  []result.Step
-	family string // current family, for step records
+	interrupt context.Context // the run's context: done on the first Ctrl-C
+	probes    int             // probe connections opened
+	ex        remote.Executor
+	h         Host
+	o         Options
+	res       *result.Host
+	steps     []result.Step
+	family    string // current family, for step records
 }
 
 // run executes one command and records it as a step.
@@ -147,7 +607,8 @@ func (p *proc) run(ctx context.Context, name string, argv ...string) (remote.Res
 
 func (p *proc) record(name string, argv []string, r remote.Result) {
 	p.steps = append(p.steps, result.Step{
-		Family: p.family, Name: name, Argv: argv, ExitCode: r.ExitCode,
+		// estab's own constant scripts are named, not printed in full.
+		Family: p.family, Name: name, Argv: DescribeArgv(argv), ExitCode: r.ExitCode,
 		Stdout: string(r.Stdout), Stderr: string(r.Stderr), Duration: r.Duration,
 	})
 }
@@ -181,7 +642,7 @@ type hostFacts struct {
 func (p *proc) detect(ctx context.Context) (hostFacts, error) {
 	p.family = ""
 	var hf hostFacts
-	f, err := Detect(ctx, recording{p})
+	f, err := Detect(ctx, recording{p, "detect"})
 	hf.Facts = f
 	if err != nil {
 		return hf, fmt.Errorf("detect: %w", err)
@@ -228,12 +689,16 @@ func (p *proc) detect(ctx context.Context) (hostFacts, error) {
 	return hf, nil
 }
 
-// recording lets Detect's commands land in the step log.
-type recording struct{ p *proc }
+// recording lets the commands of Detect and of the safety net land in the
+// step log under a step name.
+type recording struct {
+	p    *proc
+	name string
+}
 
 func (r recording) Run(ctx context.Context, c remote.Command) (remote.Result, error) {
 	res, err := r.p.ex.Run(ctx, c)
-	r.p.record("detect", c.Argv, res)
+	r.p.record(r.name, c.Argv, res)
 	return res, err
 }
 func (r recording) Stats() remote.Stats { return r.p.ex.Stats() }
@@ -251,131 +716,6 @@ func (p *proc) list(ctx context.Context, fam Family, step string) (*rules.Rulese
 		return nil, fmt.Errorf("%s: cannot parse %s -S: %w", step, fam.Cmd, err)
 	}
 	return rs, nil
-}
-
-func (p *proc) applyFamily(ctx context.Context, fam Family, hf hostFacts, fr *result.Family) {
-	p.family = fam.Name
-	failf := func(format string, a ...any) {
-		fr.Result, fr.Reason = result.StatusFailed, fmt.Sprintf(format, a...)
-	}
-
-	// 9 (first half). Review: the ruleset as it was, for the diff.
-	var before string
-	if !p.o.Check {
-		r, err := p.must(ctx, "review", fam.Save)
-		if err != nil {
-			failf("%v", err)
-			return
-		}
-		before = string(r.Stdout)
-	}
-
-	// 2. List.
-	rs, err := p.list(ctx, fam, "list")
-	if err != nil {
-		failf("%v", err)
-		return
-	}
-	p.noteChains(rs)
-	fr.Policy = rs.Policies["INPUT"]
-
-	// 3. Check, cross-checked with the listing.
-	c, err := p.run(ctx, "check", append([]string{fam.Cmd, "-w", "-C", "INPUT"}, rules.Canonical...)...)
-	if err != nil {
-		failf("%v", err)
-		return
-	}
-	v := rules.Judge(rs, "INPUT")
-	if msg := crossCheck(c.ExitCode, string(c.Stderr), rs); msg != "" {
-		if c.ExitCode != 0 && c.ExitCode != 1 {
-			failf("%s", msg)
-			return
-		}
-		p.res.Warnings = append(p.res.Warnings, fam.Name+": "+msg)
-	}
-	fr.StateBefore = v.State
-	if v.Shadow != nil {
-		fr.ShadowedBy = v.Shadow.String()
-	}
-
-	// 4. Decide.
-	action := decide(v, p.o.NoReorder)
-	if p.o.Check {
-		fr.Action, fr.Result = action.would(), result.StatusOK
-		if v.First != nil {
-			fr.Position = v.First.Num
-		}
-		if action == actNone && v.State == rules.Shadowed {
-			failf("stateful rule at %s is shadowed by %s", v.First.Path, v.Shadow)
-		}
-		return
-	}
-	if action == actNone && v.State == rules.Shadowed {
-		fr.Action, fr.Position = "none", v.First.Num
-		failf("stateful rule at %s is shadowed by %s; not moved (--no-reorder)", v.First.Path, v.Shadow)
-		return
-	}
-	changed := action != actNone
-	if err := p.change(ctx, fam, action, v); err != nil {
-		fr.Action = string(action)
-		failf("%v", err)
-		return
-	}
-	fr.Action = string(action)
-
-	// 5. Confirm.
-	rs, err = p.list(ctx, fam, "confirm")
-	if err != nil {
-		failf("%v", err)
-		return
-	}
-	if err := rules.Confirm(rs, "INPUT"); err != nil {
-		failf("confirm: %v; INPUT now:\n%s", err, inputListing(rs))
-		return
-	}
-	after := rules.Judge(rs, "INPUT")
-	fr.Position = after.First.Num
-
-	// 6. Default deny.
-	if p.o.DefaultDeny && rs.Policies["INPUT"] != "DROP" {
-		if why := p.denyPrecondition(rs); why != "" {
-			failf("--default-deny refused: %s", why)
-			return
-		}
-		if _, err := p.must(ctx, "policy", fam.Cmd, "-w", "-P", "INPUT", "DROP"); err != nil {
-			failf("%v", err)
-			return
-		}
-		rs.Policies["INPUT"] = "DROP"
-		changed = true
-	}
-	fr.Policy = rs.Policies["INPUT"]
-
-	// 7. Traffic through the rule.
-	if err := p.traffic(ctx, fam, rs, fr); err != nil {
-		failf("%v", err)
-		return
-	}
-
-	// 8. A NEW inbound connection stays blocked.
-	if !p.blocked(ctx, fam, hf, fr) {
-		failf("NEW connection to port %d from the runner was accepted: the port is open", p.h.BlockedPort)
-		return
-	}
-
-	// 9. Review: the ruleset as it is now; --diff shows the difference.
-	r, err := p.must(ctx, "review", fam.Save)
-	if err != nil {
-		failf("%v", err)
-		return
-	}
-	if p.o.Diff {
-		fr.Diff = SaveDiff(fam.Save, before, string(r.Stdout))
-	}
-	fr.Result = result.StatusOK
-	if changed {
-		fr.Result = result.StatusChanged
-	}
 }
 
 type action string

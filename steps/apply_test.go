@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -16,10 +17,14 @@ const (
 	ssh22    = "-A INPUT -p tcp --dport 22 -j ACCEPT"
 )
 
-var lab = Host{Name: "h1", Address: "198.18.0.10", Peer: "http://198.18.0.1:8080/", SSHPort: 22, Addr4: "198.18.0.10"}
+var lab = Host{Name: "h1", Address: "198.18.0.10", Peer: "http://198.18.0.1:8080/", SSHPort: 22, Addr4: "198.18.0.10",
+	Probe: func(context.Context) (func(), error) { return func() {}, nil }}
 
+// apply runs the procedure on the fake host, with the safety net's
+// commands emulated (installed after any override the test set).
 func apply(t *testing.T, h *fakeHost, host Host, o Options) (result.Host, *remote.Fake) {
 	t.Helper()
+	h.emulateSafety()
 	ex := h.executor()
 	return Apply(context.Background(), ex, host, o), ex
 }
@@ -45,8 +50,9 @@ func TestApplyStates(t *testing.T) {
 	}{
 		{"fresh", nil, "absent", "inserted", "changed", []string{stateful}, ""},
 		{"seed", []string{lo, ssh22}, "absent", "inserted", "changed", []string{stateful, lo, canonical(ssh22)}, ""},
-		{"present", []string{stateful, lo}, "present", "none", "ok", []string{stateful, lo}, ""},
-		{"state module", []string{"-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT", lo}, "equivalent", "none", "ok",
+		// Live but not yet persisted: the save is the change.
+		{"present", []string{stateful, lo}, "present", "none", "changed", []string{stateful, lo}, ""},
+		{"state module", []string{"-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT", lo}, "equivalent", "none", "changed",
 			[]string{"-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT", lo}, ""},
 		{"below drop", []string{lo, "-A INPUT -j DROP", stateful}, "shadowed", "moved", "changed", []string{stateful, lo, "-A INPUT -j DROP"}, "INPUT 2"},
 		{"below service accept", []string{canonical(ssh22), "-A INPUT -m state --state ESTABLISHED,RELATED -j ACCEPT"}, "shadowed", "moved", "changed",
@@ -133,7 +139,7 @@ func TestApplyCrossCheckDisagreement(t *testing.T) {
 		return remote.Result{}, false
 	}
 	r, ex := apply(t, h, lab, Options{})
-	if r.Status != "ok" || len(mutations(ex)) != 0 {
+	if r.Status == "failed" || len(mutations(ex)) != 0 {
 		t.Fatalf("status %s mutations %v: the listing must win", r.Status, mutations(ex))
 	}
 	if len(r.Warnings) == 0 || !strings.Contains(r.Warnings[0], "regression") {
@@ -285,7 +291,7 @@ func TestApplyBlocked(t *testing.T) {
 		if tc.status == "changed" && !slices.Equal(knocked, []string{"tcp4 198.18.0.10:9090", "tcp6 [fd65:7ab0::10]:9090"}) {
 			t.Errorf("knocked %v", knocked)
 		}
-		if got := len(r.Warnings) > 0; got != tc.warn {
+		if got := slices.ContainsFunc(r.Warnings, func(w string) bool { return strings.Contains(w, "refused the connection") }); got != tc.warn {
 			t.Errorf("%s: warnings %v", tc.knock, r.Warnings)
 		}
 	}
@@ -301,12 +307,70 @@ func TestApplyDiff(t *testing.T) {
 
 func TestApplyRecordsEveryCommand(t *testing.T) {
 	r, ex := apply(t, newFakeHost(), lab, Options{})
-	if len(r.Steps) != len(ex.Argvs()) || r.Cost.Commands != len(ex.Argvs()) {
+	// The probe is a command of its own, on its own connection.
+	if len(r.Steps) != len(ex.Argvs()) || r.Cost.Commands != len(ex.Argvs())+1 || r.Cost.Connections != 2 {
 		t.Fatalf("%d steps for %d commands (cost %+v)", len(r.Steps), len(ex.Argvs()), r.Cost)
 	}
 	for i, s := range r.Steps {
-		if strings.Join(s.Argv, " ") != ex.Argvs()[i] || s.Name == "" {
+		if s.Name == "" || len(s.Argv) != len(ex.Commands()[i].Argv) {
 			t.Fatalf("step %d = %+v, command %q", i, s, ex.Argvs()[i])
 		}
+	}
+}
+
+func TestApplyProbeFailureRollsBack(t *testing.T) {
+	h := newFakeHost(lo, ssh22)
+	before := h.fam["iptables"].save()
+	host := lab
+	host.Probe = func(context.Context) (func(), error) { return nil, errors.New("dial tcp 198.18.0.10:22: i/o timeout") }
+	r, _ := apply(t, h, host, Options{DefaultDeny: true})
+	f := fam(r, "ipv4")
+	if r.Status != "failed" || !f.RolledBack || f.Probe != "failed" || f.Saved != "" || !strings.Contains(r.Error, "i/o timeout") {
+		t.Fatalf("status %s family %+v error %q", r.Status, f, r.Error)
+	}
+	if after := h.fam["iptables"].save(); after != before {
+		t.Fatalf("not as before:\n%s\nwant:\n%s", after, before)
+	}
+	if r.Snapshot == "" {
+		t.Error("the snapshot folder of a rollback is kept and named")
+	}
+}
+
+func TestApplyInterruptBeforeProbeRollsBack(t *testing.T) {
+	h := newFakeHost(lo, ssh22)
+	before := h.fam["iptables"].save()
+	ctx, cancel := context.WithCancel(context.Background())
+	host := lab
+	probed := false
+	host.Probe = func(context.Context) (func(), error) { probed = true; return func() {}, nil }
+	// The interrupt arrives while the host is changed and unconfirmed.
+	host.Knock = func(context.Context, string, string) string { cancel(); return "timeout" }
+	host.BlockedPort = 9090
+	h.emulateSafety()
+	r := Apply(ctx, h.executor(), host, Options{})
+	if probed || r.Status != "failed" || r.ErrorKind != "interrupted" || !fam(r, "ipv4").RolledBack {
+		t.Fatalf("probed %v status %s kind %s family %+v", probed, r.Status, r.ErrorKind, fam(r, "ipv4"))
+	}
+	if after := h.fam["iptables"].save(); after != before {
+		t.Fatalf("not as before:\n%s", after)
+	}
+}
+
+func TestApplyInterruptAfterProbeCompletes(t *testing.T) {
+	h := newFakeHost(lo, ssh22)
+	ctx, cancel := context.WithCancel(context.Background())
+	host := lab
+	host.Probe = func(context.Context) (func(), error) { cancel(); return func() {}, nil }
+	h.emulateSafety()
+	r := Apply(ctx, h.executor(), host, Options{})
+	if r.Status != "changed" || fam(r, "ipv4").Saved == "" {
+		t.Fatalf("status %s family %+v error %q", r.Status, fam(r, "ipv4"), r.Error)
+	}
+}
+
+func TestApplyNoSave(t *testing.T) {
+	r, _ := apply(t, newFakeHost(), lab, Options{NoSave: true})
+	if f := fam(r, "ipv4"); r.Status != "changed" || f.Saved != "" || f.Probe != "ok" || !strings.HasSuffix(f.Deadman, "(disarmed)") {
+		t.Fatalf("status %s family %+v", r.Status, f)
 	}
 }

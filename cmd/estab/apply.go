@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"time"
 
 	"github.com/estab/estab/job"
 	"github.com/estab/estab/remote"
@@ -16,7 +18,8 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := newFlagSet("apply", stderr)
 	var c connFlags
 	c.register(fs)
-	var o steps.Options
+	var ao job.ApplyOptions
+	o := &ao.Steps
 	fs.BoolVar(&o.Check, "check", false, "detect, list and check only; change nothing and report would-insert / would-move")
 	fs.BoolVar(&o.Diff, "diff", false, "print a unified diff of iptables-save per host and family (counters ignored)")
 	fs.BoolVar(&o.DefaultDeny, "default-deny", false, "set -P INPUT DROP, only where loopback and this session's SSH port are accepted first")
@@ -24,6 +27,9 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.BoolVar(&o.ZeroCounters, "zero-counters", false, "reset INPUT counters (-Z INPUT) before the traffic test")
 	fs.BoolVar(&o.Force, "force", false, "change hosts whose firewall ufw or firewalld manages")
 	fs.StringVar(&o.Families, "family", "auto", "`family`: auto (ipv4, and ipv6 where the host accepts it), ipv4 or ipv6")
+	fs.DurationVar(&o.RollbackAfter, "rollback-after", steps.DefaultRollbackAfter, "dead-man: restore the host's snapshot after this long unless the run confirmed and saved it")
+	fs.DurationVar(&ao.ProbeTimeout, "probe-timeout", job.DefaultProbeTimeout, "how long the second, fresh SSH connection may take after the change")
+	fs.BoolVar(&o.NoSave, "no-save", false, "do not persist the ruleset (the change stays live only)")
 	output := fs.String("output", "table", "output `format`: table or json")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
@@ -35,6 +41,18 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return usageErr(stderr, "--output must be table or json, not %q", *output)
 	case o.Families != "auto" && o.Families != "ipv4" && o.Families != "ipv6":
 		return usageErr(stderr, "--family must be auto, ipv4 or ipv6, not %q", o.Families)
+	case o.RollbackAfter < 10*time.Second:
+		return usageErr(stderr, "--rollback-after %s is too short to finish a host safely (at least 10s)", o.RollbackAfter)
+	case ao.ProbeTimeout <= 0 || ao.ProbeTimeout >= o.RollbackAfter:
+		return usageErr(stderr, "--probe-timeout must be positive and shorter than --rollback-after")
+	}
+	// Test-only pause point between the change and the probe.
+	if v := os.Getenv("ESTAB_TEST_PAUSE_BEFORE_PROBE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return usageErr(stderr, "ESTAB_TEST_PAUSE_BEFORE_PROBE: %v", err)
+		}
+		o.PauseBeforeProbe = d
 	}
 	sel, err := c.selection()
 	if err != nil {
@@ -51,7 +69,8 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	d := remote.NewDialer(opts)
 	defer d.Close()
 
-	results := job.Apply(ctx, d, hosts, c.forks, o)
+	ao.Forks = c.forks
+	results := job.Apply(ctx, d, hosts, ao)
 	if *output == "json" {
 		err = report.ApplyJSON(stdout, results)
 	} else {

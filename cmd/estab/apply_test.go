@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -143,7 +144,9 @@ func TestApplyLab(t *testing.T) {
 		t.Fatalf("curl from dropssh worked before apply: %s", out)
 	}
 
-	code, doc := applyJSON(t, l, inv, "--diff")
+	// The hosts of the safety tests below are left alone here.
+	only := []string{"--limit", "all:!probefail:!killme:!fl*"}
+	code, doc := applyJSON(t, l, inv, append(only, "--diff")...)
 	if code != exitOK {
 		t.Fatalf("exit %d: summary %v", code, doc.Summary)
 	}
@@ -155,7 +158,8 @@ func TestApplyLab(t *testing.T) {
 		{"rhel", "changed", "absent", "inserted"},
 		{"nov6", "changed", "absent", "inserted"},
 		{"dropssh", "changed", "absent", "inserted"},
-		{"statemod", "ok", "equivalent", "none"},
+		// Live but never persisted: the save is the change.
+		{"statemod", "changed", "equivalent", "none"},
 		{"shadow", "changed", "shadowed", "moved"},
 		{"noloop", "changed", "absent", "inserted"},
 	} {
@@ -171,9 +175,10 @@ func TestApplyLab(t *testing.T) {
 		if f6 := family(h, "ipv6"); tc.host != "nov6" && (f6.Traffic != "ok" || f6.CounterDelta == nil || *f6.CounterDelta <= 0) {
 			t.Errorf("%s ipv6: traffic %q, counter delta %v", tc.host, f6.Traffic, f6.CounterDelta)
 		}
-		if h.Cost.Connections != 1 || h.Cost.Sessions != 1 {
-			t.Errorf("%s: cost %+v, want one connection and one session", tc.host, h.Cost)
+		if h.Cost.Sessions != h.Cost.Connections {
+			t.Errorf("%s: cost %+v, want one session per connection", tc.host, h.Cost)
 		}
+		checkNothingArmed(t, l, h)
 		want6 := 1
 		if tc.host == "nov6" {
 			want6 = 0
@@ -183,6 +188,13 @@ func TestApplyLab(t *testing.T) {
 		} else if f6 := family(h, "ipv6"); f6.Action != tc.action || f6.Position != 1 {
 			t.Errorf("%s ipv6: %+v", tc.host, f6)
 		}
+		if f.Probe != map[bool]string{true: "skipped", false: "ok"}[tc.action == "none"] || f.RolledBack {
+			t.Errorf("%s: probe %q rolled back %v", tc.host, f.Probe, f.RolledBack)
+		}
+		if tc.action != "none" && (!strings.HasSuffix(f.Deadman, "(disarmed)") || h.Cost.Connections != 2) {
+			t.Errorf("%s: deadman %q, connections %d (want the probe's second one)", tc.host, f.Deadman, h.Cost.Connections)
+		}
+		checkSaved(t, l, tc.host, f.Saved, tc.host != "nov6")
 		if n, first := statefulCount(t, l, tc.host, "iptables"); n != 1 || first != 1 {
 			t.Errorf("%s: %d stateful rules, first at %d; want exactly one, at 1", tc.host, n, first)
 		}
@@ -203,11 +215,14 @@ func TestApplyLab(t *testing.T) {
 	}
 
 	// Second run: nothing to change anywhere, no duplicates.
-	code, doc = applyJSON(t, l, inv)
-	if code != exitOK || doc.Summary["ok"] != len(l.Hosts) {
+	code, doc = applyJSON(t, l, inv, only...)
+	if code != exitOK || doc.Summary["ok"] != len(doc.Hosts) {
 		t.Fatalf("second run: exit %d summary %v", code, doc.Summary)
 	}
-	for _, h := range l.Hosts {
+	for _, h := range doc.Hosts {
+		if h.Cost.Connections != 1 {
+			t.Errorf("%s: %d connections on a run without change, want 1 (no probe needed)", h.Name, h.Cost.Connections)
+		}
 		if n, _ := statefulCount(t, l, h.Name, "iptables"); n != 1 {
 			t.Errorf("%s: %d stateful rules after the second run", h.Name, n)
 		}
@@ -259,5 +274,47 @@ func TestApplyHostilePeerRunsOnlyTheConnection(t *testing.T) {
 	}
 	if len(curl) == 0 || curl[len(curl)-1] != peer {
 		t.Fatalf("curl argv %q, want the peer as one argument", curl)
+	}
+}
+
+// checkSaved: the host's own persistent files hold the stateful rule.
+func checkSaved(t *testing.T, l *lab.Lab, host, saved string, v6 bool) {
+	t.Helper()
+	v4, v6file := "/etc/iptables/rules.v4", "/etc/iptables/rules.v6"
+	if l.Host(host).Spec.RHEL {
+		v4, v6file = "/etc/sysconfig/iptables", "/etc/sysconfig/ip6tables"
+	}
+	if saved != v4 {
+		t.Errorf("%s: saved %q, want %s", host, saved, v4)
+	}
+	files := []string{v4}
+	if v6 {
+		files = append(files, v6file)
+	}
+	for _, f := range files {
+		out, err := l.Exec(context.Background(), host, "cat", f)
+		if err != nil || !(strings.Contains(string(out), "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT") ||
+			strings.Contains(string(out), "-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT")) {
+			t.Errorf("%s: %s lacks the rule (%v):\n%s", host, f, err, out)
+		}
+	}
+}
+
+// checkNothingArmed: no dead-man process in the host's namespace and no
+// snapshot folder of the run left behind.
+func checkNothingArmed(t *testing.T, l *lab.Lab, h result.Host) {
+	t.Helper()
+	out, err := exec.Command("ip", "netns", "pids", l.Host(h.Name).Namespace).Output()
+	if err != nil {
+		t.Fatalf("ip netns pids: %v", err)
+	}
+	for _, pid := range strings.Fields(string(out)) {
+		cmd, _ := os.ReadFile("/proc/" + pid + "/cmdline")
+		if c := strings.ReplaceAll(string(cmd), "\x00", " "); strings.Contains(c, "estab-deadman") || strings.Contains(c, "/var/lib/estab") {
+			t.Errorf("%s: a dead-man is still running: %s", h.Name, c)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join("/var/lib/estab", h.RunID+"*")); h.RunID == "" || len(left) > 0 || h.Snapshot != "" {
+		t.Errorf("%s: run %q left snapshot folders %v (snapshot %q)", h.Name, h.RunID, left, h.Snapshot)
 	}
 }

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/estab/estab/lab"
 	"github.com/estab/estab/lab/labtest"
+	"github.com/estab/estab/steps"
 )
 
 // The lab every end-to-end test of this package shares, started once in
@@ -50,10 +54,42 @@ var labHosts = []lab.HostSpec{
 	both(lab.HostSpec{Name: "statemod", Rules: ruleset("ACCEPT", "-A INPUT -m state --state ESTABLISHED,RELATED -j ACCEPT\n", loRule, sshRule)}),
 	both(lab.HostSpec{Name: "shadow", Rules: ruleset("ACCEPT", loRule, sshRule, "-A INPUT -j DROP\n", statefulR)}),
 	both(lab.HostSpec{Name: "noloop", Rules: ruleset("ACCEPT", sshRule)}),
+	// The only SSH ACCEPT matches another source network: the open session
+	// survives a DROP policy (stateful rule), a new connection cannot get in.
+	{Name: "probefail", NoIPv6: true, Rules: ruleset("ACCEPT", loRule, "-A INPUT -s 10.99.0.0/16 -p tcp -m tcp --dport 22 -j ACCEPT\n")},
+	both(lab.HostSpec{Name: "killme", Rules: ruleset("ACCEPT", loRule, sshRule)}),
+}
+
+// fleetHosts is the 20-host group of the interruption test.
+const fleetHosts = 20
+
+func init() {
+	for i := 1; i <= fleetHosts; i++ {
+		labHosts = append(labHosts, both(lab.HostSpec{Name: fmt.Sprintf("fl%02d", i), Rules: ruleset("ACCEPT", loRule, sshRule)}))
+	}
 }
 
 func TestMain(m *testing.M) {
-	os.Exit(labtest.Main(m, lab.Options{Hosts: labHosts}, &testLab))
+	// Tests that must kill or interrupt estab run it as a child process:
+	// this test binary, re-executed with ESTAB_TEST_AS_MAIN=1.
+	if os.Getenv("ESTAB_TEST_AS_MAIN") == "1" {
+		main()
+		return
+	}
+	_, statErr := os.Stat(steps.SnapshotRoot)
+	code := labtest.Main(m, lab.Options{Hosts: labHosts}, &testLab)
+	// Rolled-back hosts keep their snapshot folders by design: this
+	// package's tests remove theirs (named after its lab hosts).
+	for _, h := range labHosts {
+		left, _ := filepath.Glob(filepath.Join(steps.SnapshotRoot, "*-"+h.Name))
+		for _, d := range left {
+			os.RemoveAll(d)
+		}
+	}
+	if errors.Is(statErr, os.ErrNotExist) {
+		os.Remove(steps.SnapshotRoot) // only when empty: other packages may use it
+	}
+	os.Exit(code)
 }
 
 func needLab(t *testing.T) *lab.Lab {

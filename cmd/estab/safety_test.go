@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/estab/estab/lab"
+)
+
+// hostState is what "exactly as before" compares: the live rulesets
+// (counters aside) and the persistent files.
+func hostState(t *testing.T, l *lab.Lab, host string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, cmd := range [][]string{{"iptables-save"}, {"ip6tables-save"}, {"sh", "-c", "cat /etc/iptables/rules.v4 /etc/iptables/rules.v6 /etc/sysconfig/iptables /etc/sysconfig/ip6tables 2>/dev/null; true"}} {
+		out, err := l.Exec(context.Background(), host, cmd...)
+		if err != nil && cmd[0] != "ip6tables-save" {
+			t.Fatalf("%s %v: %v %s", host, cmd, err, out)
+		}
+		b.WriteString(normalize(string(out)))
+	}
+	return b.String()
+}
+
+func normalize(s string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(s, "\n") {
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		if i := strings.Index(line, " ["); i > 0 && strings.HasPrefix(line, ":") {
+			line = line[:i]
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.String()
+}
+
+func TestProbeFailureRollsBack(t *testing.T) {
+	l := needLab(t)
+	inv := labInventory(t, l, nil)
+	before := hostState(t, l, "probefail")
+	code, doc := applyJSON(t, l, inv, "--default-deny", "--probe-timeout", "3s", "--limit", "probefail:fl20")
+	if code != exitHostsFailed {
+		t.Fatalf("exit %d, want 1: %v", code, doc.Summary)
+	}
+	h := doc.host(t, "probefail")
+	f := family(h, "ipv4")
+	if h.Status != "failed" || !f.RolledBack || f.Probe != "failed" || f.Saved != "" || !strings.Contains(h.Error, "probe") {
+		t.Fatalf("probefail: status %s rolled back %v probe %q saved %q error %q", h.Status, f.RolledBack, f.Probe, f.Saved, h.Error)
+	}
+	if after := hostState(t, l, "probefail"); after != before {
+		t.Fatalf("probefail not as before:\n--- before\n%s--- after\n%s", before, after)
+	}
+	if h.Snapshot == "" {
+		t.Error("the snapshot folder of a rolled-back host is kept and named")
+	}
+	// The other host of the run was saved normally.
+	g := doc.host(t, "fl20")
+	if g.Status != "changed" || family(g, "ipv4").Policy != "DROP" || family(g, "ipv4").Saved != "/etc/iptables/rules.v4" {
+		t.Fatalf("fl20: %s %+v %s", g.Status, family(g, "ipv4"), g.Error)
+	}
+	checkSaved(t, l, "fl20", family(g, "ipv4").Saved, true)
+}
+
+// estabChild starts estab (this test binary as main) with args.
+func estabChild(t *testing.T, env []string, args ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(append(os.Environ(), "ESTAB_TEST_AS_MAIN=1"), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	return cmd, &out
+}
+
+func applyArgs(t *testing.T, l *lab.Lab, inv string, extra ...string) []string {
+	pw := writeFile(t, "pw", l.BecomePassword)
+	return append([]string{"apply", "-i", inv, "--ssh-config", writeFile(t, "ssh_config", ""), "--known-hosts", l.KnownHosts,
+		"--become-password-file", pw}, extra...)
+}
+
+func waitFor(t *testing.T, what string, limit time.Duration, ok func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !ok() {
+		if time.Since(start) > limit {
+			t.Fatalf("%s: not within %s", what, limit)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+func TestRunnerKilledHostRestoresItself(t *testing.T) {
+	l := needLab(t)
+	before := hostState(t, l, "killme")
+	cmd, out := estabChild(t, []string{"ESTAB_TEST_PAUSE_BEFORE_PROBE=60s"},
+		applyArgs(t, l, labInventory(t, l, nil), "--limit", "killme", "--rollback-after", "10s", "--probe-timeout", "3s")...)
+	// Changed and unconfirmed: the pause point holds estab before the probe.
+	waitFor(t, "the change on killme", 20*time.Second, func() bool {
+		n, _ := statefulCount(t, l, "killme", "iptables")
+		return n == 1
+	})
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	took := waitFor(t, "the dead-man restore on killme", 20*time.Second, func() bool {
+		return hostState(t, l, "killme") == before
+	})
+	t.Logf("killme restored itself %s after estab was killed (--rollback-after 10s); estab said:\n%s", took, out)
+}
+
+func TestInterruptLeavesEveryHostSavedOrAsBefore(t *testing.T) {
+	l := needLab(t)
+	var names []string
+	before := map[string]string{}
+	for _, h := range l.Hosts {
+		if strings.HasPrefix(h.Name, "fl") {
+			names = append(names, h.Name)
+			before[h.Name] = hostState(t, l, h.Name)
+		}
+	}
+	cmd, out := estabChild(t, []string{"ESTAB_TEST_PAUSE_BEFORE_PROBE=1s"},
+		applyArgs(t, l, labInventory(t, l, nil), "--limit", "fl*", "--forks", "4", "--output", "json")...)
+	time.Sleep(2500 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("exit %v, want %d; output:\n%s", err, exitInterrupted, out)
+	}
+	js := out.String()
+	js = js[strings.Index(js, "{"):] // the interrupt notice comes first on stderr
+	var doc applyDoc
+	if err := json.Unmarshal([]byte(js), &doc); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	saved, untouched, rolledBack := 0, 0, 0
+	for _, name := range names {
+		h := doc.host(t, name)
+		now := hostState(t, l, name)
+		switch {
+		case now == before[name]:
+			untouched++
+			if family(h, "ipv4").RolledBack {
+				rolledBack++
+			} else if h.Status != "skipped" {
+				t.Errorf("%s: as before but neither rolled back nor skipped: %s %q", name, h.Status, h.Error)
+			}
+			if h.Status == "changed" {
+				t.Errorf("%s: reported changed but is as before", name)
+			}
+		case h.Status == "changed" || h.Status == "ok":
+			saved++
+			checkSaved(t, l, name, family(h, "ipv4").Saved, true)
+		default:
+			t.Errorf("%s: neither saved nor as before: status %s error %q", name, h.Status, h.Error)
+		}
+	}
+	t.Logf("after Ctrl-C: %d hosts saved, %d as before (%d of them rolled back in flight)", saved, untouched, rolledBack)
+	if untouched == 0 {
+		t.Error("the interrupt came too late to test anything: no host was left untouched")
+	}
+}

@@ -1,0 +1,411 @@
+package steps
+
+// Persistent save, per distribution.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/estab/estab/remote"
+	"github.com/estab/estab/rules"
+)
+
+// Persistence mechanisms.
+const (
+	PersistNetfilter = "netfilter-persistent" // Debian/Ubuntu with netfilter-persistent installed
+	PersistRulesV4V6 = "rules.v4/v6"          // Debian/Ubuntu, /etc/iptables/rules.v4|v6 written directly
+	PersistRHEL      = "iptables-services"    // RHEL family: /etc/sysconfig/iptables|ip6tables
+	PersistAlpine    = "alpine"               // /etc/iptables/rules-save|rules6-save
+	PersistArch      = "arch"                 // /etc/iptables/iptables.rules|ip6tables.rules
+)
+
+// ErrNoPersistence is Save's error when the host has no mechanism.
+var ErrNoPersistence = errors.New("not persisted: no persistence mechanism found")
+
+// Persistence says how a host keeps its rules across reboots.
+type Persistence struct {
+	Mechanism string            // one of the Persist* constants, "" = none found
+	Files     map[string]string // family name -> the file that holds its rules at boot
+	// Command saves every family at once when a tool does it
+	// (netfilter-persistent save); nil = per family.
+	Command []string
+	// FamilyCommand saves one family when a tool does it (RHEL's
+	// iptables.init save); a family without one is written by estab.
+	FamilyCommand map[string][]string
+	OS            string // os-release ID, for messages
+	Note          string // caveat to report, e.g. the file is not loaded at boot without a service
+}
+
+// Paths are the files a save of these families overwrites: the snapshot
+// must keep them.
+func (p Persistence) Paths(families []Family) []string {
+	var out []string
+	for _, f := range families {
+		if file := p.Files[f.Name]; file != "" && !slices.Contains(out, file) {
+			out = append(out, file)
+		}
+	}
+	return out
+}
+
+// What DetectPersistence looks for on the host.
+const (
+	netfilterPersistentBin = "/usr/sbin/netfilter-persistent"
+	// Its IPv4 plugin (package iptables-persistent): without it
+	// "netfilter-persistent save" saves nothing and still exits 0.
+	netfilterPersistentV4 = "/usr/share/netfilter-persistent/plugins.d/15-ip4tables"
+	rhelInit4             = "/usr/libexec/iptables/iptables.init"
+	rhelInit6             = "/usr/libexec/iptables/ip6tables.init"
+)
+
+var persistProbes = []string{
+	netfilterPersistentBin,
+	netfilterPersistentV4,
+	"/etc/iptables",
+	"/etc/iptables/rules.v4",
+	"/etc/iptables/rules-save",
+	"/etc/iptables/iptables.rules",
+	"/etc/sysconfig",
+	"/etc/sysconfig/iptables",
+	rhelInit4,
+	rhelInit6,
+	"/etc/init.d/iptables",
+}
+
+// existsScript: sh -c existsScript sh PATH… prints each PATH that exists.
+const existsScript = `for p do [ -e "$p" ] && printf '%s\n' "$p"; done; exit 0`
+
+// osReleaseScript prints the os-release file (systemd's two places).
+const osReleaseScript = `cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null || true`
+
+// DetectPersistence reads /etc/os-release and what exists on the host and
+// decides with DecidePersistence.
+func DetectPersistence(ctx context.Context, ex remote.Executor) (Persistence, error) {
+	osr, err := mustRun(ctx, ex, "detect persistence", "sh", "-c", osReleaseScript, "sh")
+	if err != nil {
+		return Persistence{}, err
+	}
+	r, err := mustRun(ctx, ex, "detect persistence", append([]string{"sh", "-c", existsScript, "sh"}, persistProbes...)...)
+	if err != nil {
+		return Persistence{}, err
+	}
+	exists := map[string]bool{}
+	for _, line := range strings.Split(string(r.Stdout), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			exists[line] = true
+		}
+	}
+	return DecidePersistence(string(osr.Stdout), exists), nil
+}
+
+// ParseOSRelease returns ID and the words of ID_LIKE, lower case.
+func ParseOSRelease(s string) (id string, like []string) {
+	for _, line := range strings.Split(s, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+		if !ok {
+			continue
+		}
+		v = strings.Trim(strings.TrimSpace(v), `"'`)
+		switch strings.TrimSpace(k) {
+		case "ID":
+			id = strings.ToLower(v)
+		case "ID_LIKE":
+			like = strings.Fields(strings.ToLower(v))
+		}
+	}
+	return id, like
+}
+
+// distribution families by os-release ID (ID_LIKE is checked too).
+var osFamilies = map[string][]string{
+	"debian": {"debian", "ubuntu", "raspbian", "linuxmint", "pop", "kali", "devuan", "elementary", "zorin"},
+	"rhel":   {"rhel", "centos", "rocky", "almalinux", "fedora", "ol", "amzn", "cloudlinux", "eurolinux", "scientific", "virtuozzo", "nobara"},
+	"alpine": {"alpine", "postmarketos"},
+	"arch":   {"arch", "archarm", "manjaro", "endeavouros", "garuda", "artix"},
+}
+
+func osFamily(id string, like []string) string {
+	for _, word := range append([]string{id}, like...) {
+		for _, fam := range []string{"debian", "rhel", "alpine", "arch"} {
+			if slices.Contains(osFamilies[fam], word) {
+				return fam
+			}
+		}
+	}
+	return ""
+}
+
+// DecidePersistence picks the mechanism from os-release (ID, then ID_LIKE)
+// first and only then from what exists: a host may show folders of other
+// distributions (the lab's Debian hosts see an empty /etc/sysconfig, its
+// RHEL hosts an empty /etc/iptables). exists holds the paths of
+// persistProbes that exist on the host.
+func DecidePersistence(osRelease string, exists map[string]bool) Persistence {
+	id, like := ParseOSRelease(osRelease)
+	debian := func() Persistence {
+		p := Persistence{Files: map[string]string{"ipv4": "/etc/iptables/rules.v4", "ipv6": "/etc/iptables/rules.v6"}, OS: id}
+		switch {
+		case exists[netfilterPersistentBin] && exists[netfilterPersistentV4]:
+			p.Mechanism, p.Command = PersistNetfilter, []string{netfilterPersistentBin, "save"}
+		case exists["/etc/iptables"]:
+			p.Mechanism = PersistRulesV4V6
+			p.Note = "netfilter-persistent is not installed: /etc/iptables/rules.v4|v6 are loaded at boot only if something on the host does it (apt install iptables-persistent)"
+		default:
+			return Persistence{OS: id}
+		}
+		return p
+	}
+	rhel := func() Persistence {
+		if !exists["/etc/sysconfig"] {
+			return Persistence{OS: id}
+		}
+		p := Persistence{Mechanism: PersistRHEL, OS: id,
+			Files: map[string]string{"ipv4": "/etc/sysconfig/iptables", "ipv6": "/etc/sysconfig/ip6tables"}}
+		if exists[rhelInit4] || exists[rhelInit6] {
+			p.FamilyCommand = map[string][]string{}
+			if exists[rhelInit4] {
+				p.FamilyCommand["ipv4"] = []string{rhelInit4, "save"}
+			}
+			if exists[rhelInit6] {
+				p.FamilyCommand["ipv6"] = []string{rhelInit6, "save"}
+			}
+		} else {
+			p.Note = "iptables-services is not installed: /etc/sysconfig/iptables|ip6tables are loaded at boot only with it (dnf install iptables-services; systemctl enable iptables ip6tables)"
+		}
+		return p
+	}
+	alpine := func() Persistence {
+		if !exists["/etc/iptables"] {
+			return Persistence{OS: id}
+		}
+		p := Persistence{Mechanism: PersistAlpine, OS: id,
+			Files: map[string]string{"ipv4": "/etc/iptables/rules-save", "ipv6": "/etc/iptables/rules6-save"}}
+		if !exists["/etc/init.d/iptables"] {
+			p.Note = "the iptables OpenRC service is missing: /etc/iptables/rules-save is loaded at boot only with it (rc-update add iptables)"
+		}
+		return p
+	}
+	arch := func() Persistence {
+		if !exists["/etc/iptables"] {
+			return Persistence{OS: id}
+		}
+		return Persistence{Mechanism: PersistArch, OS: id,
+			Files: map[string]string{"ipv4": "/etc/iptables/iptables.rules", "ipv6": "/etc/iptables/ip6tables.rules"}}
+	}
+	switch osFamily(id, like) {
+	case "debian":
+		return debian()
+	case "rhel":
+		return rhel()
+	case "alpine":
+		return alpine()
+	case "arch":
+		return arch()
+	}
+	// Unknown distribution: only unambiguous signs.
+	switch {
+	case exists[netfilterPersistentBin] && exists[netfilterPersistentV4], exists["/etc/iptables/rules.v4"]:
+		return debian()
+	case exists[rhelInit4], exists["/etc/sysconfig/iptables"]:
+		return rhel()
+	case exists["/etc/iptables/rules-save"]:
+		return alpine()
+	case exists["/etc/iptables/iptables.rules"]:
+		return arch()
+	}
+	return Persistence{OS: id}
+}
+
+// writeSaveScript: sh -c writeSaveScript sh TARGET SAVE-ARGV…
+// Writes the output of SAVE-ARGV to TARGET atomically and durably: a temp
+// file in the same folder, fsync'd, mode and owner of the file it
+// replaces (new files 0640), renamed over TARGET, folder fsync'd.
+const writeSaveScript = `set -eu
+target=$1
+shift
+dir=$(dirname -- "$target")
+[ -d "$dir" ] || { echo "no folder $dir" >&2; exit 3; }
+tmp=$(mktemp "$dir/.estab-save.XXXXXX")
+trap 'rm -f -- "$tmp"' EXIT
+"$@" > "$tmp"
+grep -q '^\*' "$tmp" || { echo "$1 printed no table" >&2; exit 4; }
+if [ -e "$target" ]; then
+	chown "$(stat -c '%u:%g' -- "$target")" "$tmp"
+	chmod "$(stat -c '%a' -- "$target")" "$tmp"
+else
+	chmod 0640 "$tmp"
+fi
+sync -- "$tmp" 2>/dev/null || sync
+mv -f -- "$tmp" "$target"
+trap - EXIT
+sync -- "$dir" 2>/dev/null || sync
+if command -v restorecon >/dev/null 2>&1; then restorecon -- "$target" 2>/dev/null || true; fi
+`
+
+// Save makes the live rules of the families persistent with p and returns,
+// per family name, the file written (or the mechanism when no file is
+// known). A tool (netfilter-persistent, iptables.init) runs first; a family
+// whose file does not then hold the rule (iptables.init on an nf_tables
+// host sees no tables and saves nothing, netfilter-persistent may lack a
+// plugin) is written by estab itself: a temporary file in the same folder,
+// fsync'd, mode and owner of the old file (new: 0640), renamed over it. It
+// does not read the files back for the caller: call VerifySaved.
+func Save(ctx context.Context, ex remote.Executor, p Persistence, families []Family) (map[string]string, error) {
+	if p.Mechanism == "" {
+		return nil, ErrNoPersistence
+	}
+	for _, f := range families {
+		if err := checkFamily(f); err != nil {
+			return nil, fmt.Errorf("save: %w", err)
+		}
+		if file := p.Files[f.Name]; file == "" && p.Command == nil && p.FamilyCommand[f.Name] == nil {
+			return nil, fmt.Errorf("save: %s has no file for %s", p.Mechanism, f.Name)
+		} else if file != "" {
+			if err := checkSavedPath(file); err != nil {
+				return nil, fmt.Errorf("save %s: %w", f.Name, err)
+			}
+		}
+	}
+	saved := map[string]string{}
+	if p.Command != nil {
+		if _, err := mustRun(ctx, ex, "save: "+strings.Join(p.Command, " "), p.Command...); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range families {
+		file := p.Files[f.Name]
+		tool := p.Command != nil
+		if argv := p.FamilyCommand[f.Name]; argv != nil {
+			if _, err := mustRun(ctx, ex, "save "+f.Name+": "+strings.Join(argv, " "), argv...); err != nil {
+				return saved, err
+			}
+			tool = true
+		}
+		if tool {
+			if file == "" {
+				saved[f.Name] = p.Mechanism
+				continue
+			}
+			r, err := ex.Run(ctx, remote.Command{Argv: []string{"cat", "--", file}})
+			if err != nil {
+				return saved, fmt.Errorf("save %s: %w", f.Name, err)
+			}
+			if r.ExitCode == 0 && CheckSaved(string(r.Stdout)) == nil {
+				saved[f.Name] = file
+				continue
+			}
+		}
+		if _, err := mustRun(ctx, ex, "save "+f.Name+" to "+file, "sh", "-c", writeSaveScript, "sh", file, f.Save); err != nil {
+			return saved, err
+		}
+		saved[f.Name] = file
+	}
+	return saved, nil
+}
+
+// VerifySaved reads each family's saved file back: it must hold the
+// stateful rule in the filter table's INPUT, effective (not shadowed).
+func VerifySaved(ctx context.Context, ex remote.Executor, p Persistence, families []Family) error {
+	if p.Mechanism == "" {
+		return ErrNoPersistence
+	}
+	for _, f := range families {
+		file := p.Files[f.Name]
+		if file == "" {
+			return fmt.Errorf("verify saved %s: %s names no file to read back", f.Name, p.Mechanism)
+		}
+		r, err := mustRun(ctx, ex, "verify saved "+f.Name, "cat", "--", file)
+		if err != nil {
+			return err
+		}
+		if err := CheckSaved(string(r.Stdout)); err != nil {
+			return fmt.Errorf("verify saved %s: %s: %w", f.Name, file, err)
+		}
+	}
+	return nil
+}
+
+// CheckSaved judges a saved ruleset (iptables-save format): the filter
+// table's INPUT must have the stateful rule before anything that decides.
+func CheckSaved(save string) error {
+	rs, err := ParseSaveTable(save, "filter")
+	if err != nil {
+		return err
+	}
+	if rs == nil {
+		return errors.New("no filter table in the file")
+	}
+	v := rules.Judge(rs, "INPUT")
+	switch v.State {
+	case rules.Present, rules.EquivState:
+		return nil
+	case rules.Shadowed:
+		return fmt.Errorf("the stateful rule at %s is shadowed by %s", v.First.Path, v.Shadow)
+	}
+	return errors.New("the stateful rule is not in INPUT")
+}
+
+// ParseSaveTable reads one table of an iptables-save text into the
+// Ruleset of `iptables -S` (chain counters and rule counters dropped); nil
+// when the table is not in the text.
+func ParseSaveTable(save, table string) (*rules.Ruleset, error) {
+	var b strings.Builder
+	in, found := false, false
+	for i, line := range strings.Split(save, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+		case strings.HasPrefix(line, "*"):
+			in = line[1:] == table
+			found = found || in
+		case !in:
+		case line == "COMMIT":
+			in = false
+		case strings.HasPrefix(line, ":"):
+			f := strings.Fields(line[1:])
+			if len(f) < 2 {
+				return nil, fmt.Errorf("line %d: bad chain line: %s", i+1, line)
+			}
+			if f[1] == "-" {
+				fmt.Fprintf(&b, "-N %s\n", f[0])
+			} else {
+				fmt.Fprintf(&b, "-P %s %s\n", f[0], f[1])
+			}
+		case strings.HasPrefix(line, "["): // iptables-save -c: "[pkts:bytes] -A …"
+			if _, rest, ok := strings.Cut(line, "] "); ok {
+				b.WriteString(rest + "\n")
+			}
+		default:
+			b.WriteString(line + "\n")
+		}
+	}
+	if !found {
+		return nil, nil
+	}
+	return rules.Parse(b.String())
+}
+
+var builtinChains = []string{"INPUT", "FORWARD", "OUTPUT", "PREROUTING", "POSTROUTING"}
+
+// ForeignChains lists the user chains of a save (any table), once each, in
+// order: chains of docker, fail2ban, ufw… that a save writes to the file
+// too. estab's own chains (estab…) are left out.
+func ForeignChains(saveOutput string) []string {
+	var out []string
+	for _, line := range strings.Split(saveOutput, "\n") {
+		if !strings.HasPrefix(line, ":") {
+			continue
+		}
+		f := strings.Fields(line[1:])
+		if len(f) == 0 || slices.Contains(builtinChains, f[0]) || strings.HasPrefix(strings.ToLower(f[0]), "estab") {
+			continue
+		}
+		if !slices.Contains(out, f[0]) {
+			out = append(out, f[0])
+		}
+	}
+	return out
+}
