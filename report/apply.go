@@ -40,16 +40,34 @@ func ApplyTable(w io.Writer, hosts []result.Host) error {
 	if err := writeTable(w, header, rows); err != nil {
 		return err
 	}
-	for _, h := range hosts {
-		for _, warn := range h.Warnings {
-			fmt.Fprintf(w, "warning: %s: %s\n", h.Name, warn)
-		}
-		for _, n := range h.Notes {
-			fmt.Fprintf(w, "note: %s: %s\n", h.Name, n)
-		}
-	}
+	writeGrouped(w, "warning", hosts, func(h result.Host) []string { return h.Warnings })
+	writeGrouped(w, "note", hosts, func(h result.Host) []string { return h.Notes })
 	_, err := fmt.Fprintln(w, Recap(hosts))
 	return err
+}
+
+// writeGrouped prints each distinct message once, with the hosts it
+// concerns: a fleet-wide caveat is one line, not one per host. A leading
+// "ipv4: " or "ipv6: " folds into the message's host list.
+func writeGrouped(w io.Writer, kind string, hosts []result.Host, msgs func(result.Host) []string) {
+	var order []string
+	who := map[string][]string{}
+	for _, h := range hosts {
+		for _, m := range msgs(h) {
+			if fam, rest, ok := strings.Cut(m, ": "); ok && (fam == "ipv4" || fam == "ipv6") {
+				m = rest
+			}
+			if _, seen := who[m]; !seen {
+				order = append(order, m)
+			}
+			if l := who[m]; len(l) == 0 || l[len(l)-1] != h.Name {
+				who[m] = append(l, h.Name)
+			}
+		}
+	}
+	for _, m := range order {
+		fmt.Fprintf(w, "%s: %s: %s\n", kind, strings.Join(who[m], ", "), m)
+	}
 }
 
 // ApplyDiffs writes the --diff output of every host and family.

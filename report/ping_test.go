@@ -55,3 +55,30 @@ func TestPingJSON(t *testing.T) {
 		t.Fatalf("unexpected document: %s", b.String())
 	}
 }
+
+func TestApplyTableGroupsWarnings(t *testing.T) {
+	const boot = "netfilter-persistent is not installed"
+	hosts := []result.Host{
+		{Name: "web1", Status: "changed", Warnings: []string{boot, "ipv4: port closed", "ipv6: port closed"}, Families: []result.Family{{Family: "ipv4", Result: "changed"}}},
+		{Name: "web2", Status: "ok", Warnings: []string{boot}, Families: []result.Family{{Family: "ipv4", Result: "ok"}}},
+		{Name: "app3", Status: "unreachable", Error: "app3 (10.0.0.9:22): dial tcp 10.0.0.9:22: i/o timeout"},
+	}
+	var b bytes.Buffer
+	if err := ApplyTable(&b, hosts); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"warning: web1, web2: " + boot + "\n",
+		"warning: web1: port closed\n",
+		"unreachable: app3 (10.0.0.9:22): dial tcp",
+		"ok=1  changed=1  failed=0  unreachable=1  skipped=0\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Count(out, "port closed") != 1 {
+		t.Errorf("a per-family warning printed twice:\n%s", out)
+	}
+}
