@@ -119,15 +119,21 @@ func Recap(hosts []result.Host) string {
 
 // ApplyJSON writes {"hosts":[…],"summary":{…}}.
 func ApplyJSON(w io.Writer, hosts []result.Host) error {
+	return writeJSON(w, hosts, Summary(hosts))
+}
+
+// writeJSON writes the one document every command prints with --output
+// json: the hosts (never null) and the summary.
+func writeJSON[T any](w io.Writer, hosts []T, summary map[string]int) error {
 	if hosts == nil {
-		hosts = []result.Host{}
+		hosts = []T{}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(struct {
-		Hosts   []result.Host  `json:"hosts"`
+		Hosts   []T            `json:"hosts"`
 		Summary map[string]int `json:"summary"`
-	}{hosts, Summary(hosts)})
+	}{hosts, summary})
 }
 
 // blocked keeps the column short: why a test was skipped is in the JSON.

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -38,15 +37,7 @@ func PingJSON(w io.Writer, rows []result.Ping) error {
 			ok++
 		}
 	}
-	if rows == nil {
-		rows = []result.Ping{}
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(struct {
-		Hosts   []result.Ping  `json:"hosts"`
-		Summary map[string]int `json:"summary"`
-	}{rows, map[string]int{"ok": ok, "failed": len(rows) - ok}})
+	return writeJSON(w, rows, map[string]int{"ok": ok, "failed": len(rows) - ok})
 }
 
 func dash(s string) string {

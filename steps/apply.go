@@ -135,7 +135,16 @@ func Apply(ctx context.Context, ex remote.Executor, h Host, o Options) (res resu
 		plans = append(plans, pl)
 		p.plan(ctx, pl)
 	}
-	if p.anyFailed() || o.Check || len(plans) == 0 {
+	if p.anyFailed() && !o.Check {
+		// One family failed its checks: the host is changed in no family.
+		for _, pl := range plans {
+			if fr := p.fam(pl); fr.Result == "" {
+				fr.Result, fr.Reason = result.StatusSkipped, "not changed: the host failed its checks in another family"
+			}
+		}
+		return res
+	}
+	if o.Check || len(plans) == 0 {
 		return res
 	}
 	changing := false
@@ -595,9 +604,20 @@ type proc struct {
 	family    string // current family, for step records
 }
 
+// commandTimeout bounds one remote command. Commands do not stop at the
+// first Ctrl-C (see Apply), so a hung one (a lock, a stuck sudo) must not
+// hold the host forever; the dead-man covers a connection it breaks.
+const commandTimeout = 60 * time.Second
+
+func (p *proc) exec(ctx context.Context, cmd remote.Command) (remote.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
+	return p.ex.Run(ctx, cmd)
+}
+
 // run executes one command and records it as a step.
 func (p *proc) run(ctx context.Context, name string, argv ...string) (remote.Result, error) {
-	r, err := p.ex.Run(ctx, remote.Command{Argv: argv})
+	r, err := p.exec(ctx, remote.Command{Argv: argv})
 	p.record(name, argv, r)
 	if err != nil {
 		return r, fmt.Errorf("%s: %w", name, err)
@@ -697,7 +717,7 @@ type recording struct {
 }
 
 func (r recording) Run(ctx context.Context, c remote.Command) (remote.Result, error) {
-	res, err := r.p.ex.Run(ctx, c)
+	res, err := r.p.exec(ctx, c)
 	r.p.record(r.name, c.Argv, res)
 	return res, err
 }

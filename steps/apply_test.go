@@ -374,3 +374,15 @@ func TestApplyNoSave(t *testing.T) {
 		t.Fatalf("status %s family %+v", r.Status, f)
 	}
 }
+
+func TestApplyOneFamilyFailsNothingChanges(t *testing.T) {
+	h := newFakeHost(lo, ssh22)
+	h.fam["ip6tables"].rules = nil // no loopback rule for IPv6: default deny refused there
+	r, ex := apply(t, h, lab, Options{DefaultDeny: true})
+	if r.Status != "failed" || len(mutations(ex)) != 0 {
+		t.Fatalf("status %s mutations %v", r.Status, mutations(ex))
+	}
+	if f := fam(r, "ipv4"); f.Result != "skipped" || !strings.Contains(f.Reason, "another family") {
+		t.Fatalf("ipv4: %+v", f)
+	}
+}

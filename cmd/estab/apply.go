@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/estab/estab/job"
-	"github.com/estab/estab/remote"
 	"github.com/estab/estab/report"
 	"github.com/estab/estab/result"
 	"github.com/estab/estab/steps"
@@ -54,19 +53,10 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		o.PauseBeforeProbe = d
 	}
-	sel, err := c.selection()
+	hosts, d, err := c.connect()
 	if err != nil {
 		return usageErr(stderr, "%v", err)
 	}
-	hosts, err := job.Resolve(sel)
-	if err != nil {
-		return usageErr(stderr, "%v", err)
-	}
-	opts, err := c.dialOptions()
-	if err != nil {
-		return usageErr(stderr, "%v", err)
-	}
-	d := remote.NewDialer(opts)
 	defer d.Close()
 
 	ao.Forks = c.forks

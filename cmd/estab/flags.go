@@ -52,6 +52,25 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.askBecomePass, "K", false, "short for --ask-become-pass")
 }
 
+// connect checks everything that can be checked before any connection
+// (flags, inventory, limit, ssh_config, become password) and returns the
+// hosts and the dialer to reach them. Any error here is exit 2.
+func (c *connFlags) connect() ([]job.Host, *remote.Dialer, error) {
+	sel, err := c.selection()
+	if err != nil {
+		return nil, nil, err
+	}
+	hosts, err := job.Resolve(sel)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts, err := c.dialOptions()
+	if err != nil {
+		return nil, nil, err
+	}
+	return hosts, remote.NewDialer(opts), nil
+}
+
 func (c *connFlags) selection() (job.Selection, error) {
 	if c.inventory == "" {
 		return job.Selection{}, fmt.Errorf("-i INVENTORY is required")

@@ -6,7 +6,6 @@ import (
 	"io"
 
 	"github.com/estab/estab/job"
-	"github.com/estab/estab/remote"
 	"github.com/estab/estab/report"
 )
 
@@ -24,19 +23,10 @@ func runPing(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *output != "table" && *output != "json" {
 		return usageErr(stderr, "--output must be table or json, not %q", *output)
 	}
-	sel, err := c.selection()
+	hosts, d, err := c.connect()
 	if err != nil {
 		return usageErr(stderr, "%v", err)
 	}
-	hosts, err := job.Resolve(sel)
-	if err != nil {
-		return usageErr(stderr, "%v", err)
-	}
-	opts, err := c.dialOptions()
-	if err != nil {
-		return usageErr(stderr, "%v", err)
-	}
-	d := remote.NewDialer(opts)
 	defer d.Close()
 
 	rows := job.Ping(ctx, d, hosts, c.forks)
