@@ -61,16 +61,33 @@ func run(b *testing.B, exec func(*remote.Conn) remote.Executor) []result.Host {
 			b.Fatal(err)
 		}
 		defer c.Close()
-		return steps.Apply(ctx, exec(c), steps.Host{Name: ts[i].Name, Peer: fleetLab.PeerURLName}, steps.Options{})
+		probe := func(ctx context.Context) (func(), error) { // what job's probe does
+			p, err := d.Connect(ctx, ts[i])
+			if err != nil {
+				return nil, err
+			}
+			if _, err := p.Run(ctx, remote.Command{Argv: []string{"id", "-u"}}); err != nil {
+				p.Close()
+				return nil, err
+			}
+			return func() { p.Close() }, nil
+		}
+		return steps.Apply(ctx, exec(c), steps.Host{Name: ts[i].Name, Peer: fleetLab.PeerURLName, Probe: probe}, steps.Options{})
 	}, func(int, error) result.Host { return result.Host{} })
 }
 
-// BenchmarkApply runs the full procedure (detect, list, check, confirm,
-// traffic and counters, review; the rule is already in place, as on every
-// run after the first) on the whole lab per iteration.
+// BenchmarkApply runs the full procedure (detect, list, check, traffic and
+// counters, review, the check of the saved file; the rule is already in
+// place and saved, as on every run after the first) on the whole lab per
+// iteration.
 func BenchmarkApply(b *testing.B) {
 	labtest.RequireRoot(b)
-	run(b, func(c *remote.Conn) remote.Executor { return c }) // put the rule in place first
+	// Put the rule in place (and saved) first.
+	for _, h := range run(b, func(c *remote.Conn) remote.Executor { return c }) {
+		if h.Status != result.StatusChanged {
+			b.Fatalf("setup: %s: %s %s", h.Name, h.Status, h.Error)
+		}
+	}
 	for _, mode := range []struct {
 		name string
 		exec func(*remote.Conn) remote.Executor

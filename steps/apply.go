@@ -168,6 +168,7 @@ type plan struct {
 	act    action
 	policy bool   // -P INPUT DROP will be set
 	before string // *-save output before any change
+	after  string // *-save output after the change was verified (what the save will hold)
 }
 
 func (p *proc) fam(pl *plan) *result.Family { return &p.res.Families[pl.i] }
@@ -299,8 +300,9 @@ func (p *proc) verifyFamily(ctx context.Context, pl *plan, facts hostFacts) erro
 	if err != nil {
 		return err
 	}
+	pl.after = string(r.Stdout)
 	if p.o.Diff {
-		fr.Diff = SaveDiff(pl.fam.Save, pl.before, string(r.Stdout))
+		fr.Diff = SaveDiff(pl.fam.Save, pl.before, pl.after)
 	}
 	return nil
 }
@@ -448,13 +450,17 @@ func (p *proc) safeChange(ctx context.Context, plans []*plan, facts hostFacts) {
 				rollback("save: %v", err)
 				return
 			}
+			var foreign []string
 			for _, pl := range plans {
 				p.fam(pl).Saved = saved[pl.fam.Name]
-			}
-			if rs, err := p.must(ctx, "save", IPv4.Save); err == nil {
-				if foreign := ForeignChains(string(rs.Stdout)); len(foreign) > 0 {
-					p.res.Notes = append(p.res.Notes, "the save holds every rule of the host, also chains of other tools: "+strings.Join(foreign, ", "))
+				for _, c := range ForeignChains(pl.after) {
+					if !slices.Contains(foreign, c) {
+						foreign = append(foreign, c)
+					}
 				}
+			}
+			if len(foreign) > 0 {
+				p.res.Notes = append(p.res.Notes, "the save holds every rule of the host, also chains of other tools: "+strings.Join(foreign, ", "))
 			}
 		}
 	}

@@ -386,3 +386,14 @@ func TestApplyOneFamilyFailsNothingChanges(t *testing.T) {
 		t.Fatalf("ipv4: %+v", f)
 	}
 }
+
+func TestApplyNotesForeignChains(t *testing.T) {
+	h := newFakeHost()
+	h.fam["iptables"].chains = []string{"DOCKER-USER", "f2b-sshd"}
+	r, _ := apply(t, h, lab, Options{})
+	notes := strings.Join(r.Notes, "\n")
+	if r.Status != "changed" || !strings.Contains(notes, "docker chains: DOCKER-USER") || !strings.Contains(notes, "fail2ban chains: f2b-sshd") ||
+		!strings.Contains(notes, "the save holds every rule of the host, also chains of other tools: DOCKER-USER, f2b-sshd") {
+		t.Fatalf("status %s notes:\n%s", r.Status, notes)
+	}
+}
