@@ -6,9 +6,11 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -35,9 +37,21 @@ func TestMain(m *testing.M) {
 	}
 	specs := make([]lab.HostSpec, *hosts)
 	for i := range specs {
-		specs[i] = lab.HostSpec{Name: fmt.Sprintf("h%02d", i+1), Rules: seed, Rules6: seed}
+		specs[i] = lab.HostSpec{Name: fmt.Sprintf("bh%02d", i+1), Rules: seed, Rules6: seed}
 	}
-	os.Exit(labtest.Main(m, lab.Options{Hosts: specs}, &fleetLab))
+	_, statErr := os.Stat(steps.SnapshotRoot)
+	code := labtest.Main(m, lab.Options{Hosts: specs}, &fleetLab)
+	// A host rolled back keeps its snapshot folder by design: remove ours.
+	for _, s := range specs {
+		left, _ := filepath.Glob(filepath.Join(steps.SnapshotRoot, "*-"+s.Name))
+		for _, d := range left {
+			os.RemoveAll(d)
+		}
+	}
+	if errors.Is(statErr, os.ErrNotExist) {
+		os.Remove(steps.SnapshotRoot) // only when empty
+	}
+	os.Exit(code)
 }
 
 func targets(l *lab.Lab) []remote.Target {
