@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -176,4 +177,67 @@ func TestInterruptLeavesEveryHostSavedOrAsBefore(t *testing.T) {
 	if untouched == 0 {
 		t.Error("the interrupt came too late to test anything: no host was left untouched")
 	}
+}
+
+// TestAskBecomePassOnATerminal types the sudo password at estab's prompt
+// on a real terminal (script(1) gives estab a pty): asked once, not echoed.
+func TestAskBecomePassOnATerminal(t *testing.T) {
+	l := needLab(t)
+	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+	line := q(os.Args[0])
+	for _, a := range []string{"ping", "-K", "-i", labInventory(t, l, nil), "--ssh-config", writeFile(t, "ssh_config", ""),
+		"--known-hosts", l.KnownHosts, "--limit", "nov6:rhel", "--output", "json"} {
+		line += " " + q(a)
+	}
+	cmd := exec.Command("script", "-qec", line, "/dev/null")
+	cmd.Env = append(os.Environ(), "ESTAB_TEST_AS_MAIN=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	waitFor(t, "the BECOME password prompt", 15*time.Second, func() bool { return strings.Contains(out.String(), "BECOME password: ") })
+	if _, err := stdin.Write([]byte(l.BecomePassword + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	got := out.String()
+	if err != nil {
+		t.Fatalf("estab -K: %v\n%s", err, got)
+	}
+	if strings.Count(got, "BECOME password: ") != 1 || strings.Contains(got, l.BecomePassword) {
+		t.Fatalf("want one prompt and no echo of the password:\n%s", got)
+	}
+	var doc pingDoc
+	if err := json.Unmarshal([]byte(got[strings.Index(got, "{"):]), &doc); err != nil {
+		t.Fatalf("%v:\n%s", err, got)
+	}
+	for _, h := range doc.Hosts {
+		if h.Sudo != "ok" || h.Error != "" {
+			t.Errorf("%s: sudo %q error %q", h.Host, h.Sudo, h.Error)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
