@@ -20,6 +20,7 @@ import (
 	"github.com/estab/estab/remote"
 	"github.com/estab/estab/result"
 	"github.com/estab/estab/steps"
+	"github.com/estab/estab/steps/safety"
 )
 
 var (
@@ -39,17 +40,17 @@ func TestMain(m *testing.M) {
 	for i := range specs {
 		specs[i] = lab.HostSpec{Name: fmt.Sprintf("bh%02d", i+1), Rules: seed, Rules6: seed}
 	}
-	_, statErr := os.Stat(steps.SnapshotRoot)
+	_, statErr := os.Stat(safety.SnapshotRoot)
 	code := labtest.Main(m, lab.Options{Hosts: specs}, &fleetLab)
 	// A host rolled back keeps its snapshot folder by design: remove ours.
 	for _, s := range specs {
-		left, _ := filepath.Glob(filepath.Join(steps.SnapshotRoot, "*-"+s.Name))
+		left, _ := filepath.Glob(filepath.Join(safety.SnapshotRoot, "*-"+s.Name))
 		for _, d := range left {
 			os.RemoveAll(d)
 		}
 	}
 	if errors.Is(statErr, os.ErrNotExist) {
-		os.Remove(steps.SnapshotRoot) // only when empty
+		os.Remove(safety.SnapshotRoot) // only when empty
 	}
 	os.Exit(code)
 }

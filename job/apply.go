@@ -2,8 +2,6 @@ package job
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -14,6 +12,7 @@ import (
 	"github.com/estab/estab/remote"
 	"github.com/estab/estab/result"
 	"github.com/estab/estab/steps"
+	"github.com/estab/estab/steps/safety"
 )
 
 // knockTimeout bounds the runner's NEW connection to estab_blocked_port: a
@@ -46,31 +45,29 @@ func Apply(ctx context.Context, d *remote.Dialer, hosts []Host, o ApplyOptions) 
 	return fleet.Run(ctx, len(hosts), o.Forks,
 		func(ctx context.Context, i int) result.Host { return applyOne(ctx, d, hosts[i], o) },
 		func(i int, err error) result.Host {
-			return result.Host{Name: hosts[i].Inv.Name, Address: addr(hosts[i].Target), Status: result.StatusSkipped,
-				ErrorKind: "not-started", Error: "not started: " + err.Error(), Warnings: []string{}, Notes: []string{}, Families: []result.Family{}}
+			r := result.NewHost(hosts[i].Inv.Name, addr(hosts[i].Target), o.Steps.RunID)
+			r.Status, r.ErrorKind, r.Error = result.StatusSkipped, result.KindNotStarted, "not started: "+err.Error()
+			return r
 		})
 }
 
 // NewRunID names one run: the snapshot folder and the dead-man on each host.
-func NewRunID() string {
-	b := make([]byte, 3)
-	_, _ = rand.Read(b)
-	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
-}
+func NewRunID() string { return safety.NewRunID() }
 
 func applyOne(ctx context.Context, d *remote.Dialer, h Host, o ApplyOptions) result.Host {
 	start := time.Now()
 	conn, err := d.Connect(ctx, h.Target)
 	if err != nil {
-		status, kind := result.StatusFailed, remote.KindOf(err).String()
+		status, kind := result.StatusFailed, result.ErrorKind(remote.KindOf(err).String())
 		switch {
 		case remote.KindOf(err) == remote.KindUnreachable:
 			status = result.StatusUnreachable
 		case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
-			status, kind = result.StatusSkipped, "interrupted" // nothing was changed
+			status, kind = result.StatusSkipped, result.KindInterrupted // nothing was changed
 		}
-		return result.Host{Name: h.Inv.Name, Address: addr(h.Target), Status: status, ErrorKind: kind,
-			Error: err.Error(), Warnings: []string{}, Notes: []string{}, Families: []result.Family{}, Duration: time.Since(start)}
+		r := result.NewHost(h.Inv.Name, addr(h.Target), o.Steps.RunID)
+		r.Status, r.ErrorKind, r.Error, r.Duration = status, kind, err.Error(), time.Since(start)
+		return r
 	}
 	defer conn.Close()
 	sh := steps.Host{

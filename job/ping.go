@@ -30,7 +30,7 @@ func pingOne(ctx context.Context, d *remote.Dialer, h Host) result.Ping {
 	conn, err := d.Connect(ctx, h.Target)
 	if err != nil {
 		kind := remote.KindOf(err)
-		r.ErrorKind, r.Error = kind.String(), err.Error()
+		r.ErrorKind, r.Error = result.ErrorKind(kind.String()), err.Error()
 		if kind == 0 {
 			return failed(r, err)
 		}
@@ -86,7 +86,7 @@ func pingOne(ctx context.Context, d *remote.Dialer, h Host) result.Ping {
 func failed(r result.Ping, err error) result.Ping {
 	r.Error = err.Error()
 	if k := remote.KindOf(err); k != 0 {
-		r.ErrorKind = k.String()
+		r.ErrorKind = result.ErrorKind(k.String())
 	} else if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		r.ErrorKind = "interrupted"
 	} else {

@@ -20,11 +20,11 @@ func ApplyTable(w io.Writer, hosts []result.Host) error {
 		if len(h.Families) == 0 || h.Error != "" && !familyFailed(h) {
 			// Nothing per family to show (unreachable, refused, detect failed):
 			// one row that says why.
-			rows = append(rows, []string{h.Name, "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", h.Status + ": " + oneLine(h.Error), took})
+			rows = append(rows, []string{h.Name, "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", string(h.Status) + ": " + oneLine(h.Error), took})
 			continue
 		}
 		for _, f := range h.Families {
-			res := f.Result
+			res := string(f.Result)
 			if f.RolledBack {
 				res += " (rolled back)"
 			}
@@ -96,8 +96,8 @@ func familyFailed(h result.Host) bool {
 }
 
 // Summary counts hosts per status, every status present.
-func Summary(hosts []result.Host) map[string]int {
-	m := make(map[string]int, len(result.Statuses))
+func Summary(hosts []result.Host) map[result.Status]int {
+	m := make(map[result.Status]int, len(result.Statuses))
 	for _, s := range result.Statuses {
 		m[s] = 0
 	}
@@ -124,21 +124,21 @@ func ApplyJSON(w io.Writer, hosts []result.Host) error {
 
 // writeJSON writes the one document every command prints with --output
 // json: the hosts (never null) and the summary.
-func writeJSON[T any](w io.Writer, hosts []T, summary map[string]int) error {
+func writeJSON[T any, K ~string](w io.Writer, hosts []T, summary map[K]int) error {
 	if hosts == nil {
 		hosts = []T{}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(struct {
-		Hosts   []T            `json:"hosts"`
-		Summary map[string]int `json:"summary"`
+		Hosts   []T       `json:"hosts"`
+		Summary map[K]int `json:"summary"`
 	}{hosts, summary})
 }
 
 // blocked keeps the column short: why a test was skipped is in the JSON.
-func blocked(s string) string {
-	if strings.HasPrefix(s, "skipped") {
+func blocked(s result.Knock) string {
+	if s == result.KnockSkipped {
 		return "-"
 	}
 	return dash(s)

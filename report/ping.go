@@ -40,11 +40,11 @@ func PingJSON(w io.Writer, rows []result.Ping) error {
 	return writeJSON(w, rows, map[string]int{"ok": ok, "failed": len(rows) - ok})
 }
 
-func dash(s string) string {
+func dash[T ~string](s T) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return string(s)
 }
 
 func yesNo(b bool) string {

@@ -1,8 +1,81 @@
-// Package result holds the plain per-host records that flow one way from
-// the jobs to the report. Nothing here does I/O.
 package result
 
-import "time"
+import (
+	"time"
+
+	"github.com/estab/estab/rules"
+)
+
+// Status is a host's (or a family's) outcome, as in the recap line and the
+// JSON summary.
+type Status string
+
+// Host statuses.
+const (
+	StatusOK          Status = "ok"      // nothing to change
+	StatusChanged     Status = "changed" // a rule was inserted, moved or deduplicated (or the policy set)
+	StatusFailed      Status = "failed"
+	StatusUnreachable Status = "unreachable"
+	StatusSkipped     Status = "skipped"
+)
+
+// Statuses lists every status in recap order.
+var Statuses = []Status{StatusOK, StatusChanged, StatusFailed, StatusUnreachable, StatusSkipped}
+
+// ErrorKind says what kind of failure a host had; "" when none.
+type ErrorKind string
+
+// Error kinds: the remote transport's (remote.Kind's words) and the run's own.
+const (
+	KindUnreachable    ErrorKind = "unreachable"
+	KindHostKeyUnknown ErrorKind = "hostkey-unknown"
+	KindHostKeyChanged ErrorKind = "hostkey-changed"
+	KindAuth           ErrorKind = "auth"
+	KindSudoPassword   ErrorKind = "sudo-password"
+	KindSudo           ErrorKind = "sudo"
+	KindSession        ErrorKind = "session"
+	KindInterrupted    ErrorKind = "interrupted" // Ctrl-C: nothing was changed, or the change was rolled back
+	KindNotStarted     ErrorKind = "not-started" // the run stopped before this host started
+)
+
+// Action is what the run did (or, with --check, would do) to the rule.
+type Action string
+
+// Actions.
+const (
+	ActionNone             Action = "none"
+	ActionInserted         Action = "inserted"
+	ActionMoved            Action = "moved"
+	ActionDeduplicated     Action = "deduplicated"
+	ActionWouldInsert      Action = "would-insert"
+	ActionWouldMove        Action = "would-move"
+	ActionWouldDeduplicate Action = "would-deduplicate"
+	ActionSkipped          Action = "skipped"
+)
+
+// Check is the outcome of a test (traffic, probe); why it was skipped or
+// failed is in the matching *_reason field.
+type Check string
+
+// Check outcomes.
+const (
+	CheckOK      Check = "ok"
+	CheckFailed  Check = "failed"
+	CheckSkipped Check = "skipped"
+)
+
+// Knock is what the runner's NEW connection to estab_blocked_port met.
+type Knock string
+
+// Knock outcomes.
+const (
+	KnockTimeout  Knock = "timeout"  // no answer: filtered by a DROP
+	KnockRejected Knock = "rejected" // an ICMP error: a REJECT
+	KnockRefused  Knock = "refused"  // a TCP reset: closed, or a REJECT --reject-with tcp-reset
+	KnockOpen     Knock = "open"     // the handshake completed: the port is not blocked
+	KnockError    Knock = "error"    // the knock itself failed (reason in blocked_reason)
+	KnockSkipped  Knock = "skipped"
+)
 
 // Ping is what `estab ping` learned about one host.
 type Ping struct {
@@ -16,35 +89,23 @@ type Ping struct {
 	IPv6      string        `json:"ipv6"`               // yes | no (reason) | ""
 	Connect   time.Duration `json:"connect_ns"`         // dial + key exchange + auth + shell start
 	RTT       time.Duration `json:"rtt_ns"`             // one round trip through the host's shell
-	ErrorKind string        `json:"error_kind,omitempty"`
+	ErrorKind ErrorKind     `json:"error_kind,omitempty"`
 	Error     string        `json:"error,omitempty"`
 }
 
 // OK reports whether the host is fully usable by estab.
 func (p Ping) OK() bool { return p.Error == "" }
 
-// Host statuses, as in the recap line and the JSON summary.
-const (
-	StatusOK          = "ok"      // nothing to change
-	StatusChanged     = "changed" // a rule was inserted, moved or deduplicated (or the policy set)
-	StatusFailed      = "failed"
-	StatusUnreachable = "unreachable"
-	StatusSkipped     = "skipped"
-)
-
-// Statuses lists every status in recap order.
-var Statuses = []string{StatusOK, StatusChanged, StatusFailed, StatusUnreachable, StatusSkipped}
-
 // Host is the outcome of `estab apply` (or --check) on one host.
 type Host struct {
-	Name      string   `json:"name"`
-	Address   string   `json:"address"`
-	RunID     string   `json:"run_id"` // names the snapshot folder and dead-man on the host
-	Status    string   `json:"status"`
-	ErrorKind string   `json:"error_kind,omitempty"`
-	Error     string   `json:"error,omitempty"`
-	Warnings  []string `json:"warnings"`
-	Notes     []string `json:"notes"` // facts worth knowing, e.g. docker or fail2ban chains
+	Name      string    `json:"name"`
+	Address   string    `json:"address"`
+	RunID     string    `json:"run_id"` // names the snapshot folder and dead-man on the host
+	Status    Status    `json:"status"`
+	ErrorKind ErrorKind `json:"error_kind,omitempty"`
+	Error     string    `json:"error,omitempty"`
+	Warnings  []string  `json:"warnings"`
+	Notes     []string  `json:"notes"` // facts worth knowing, e.g. docker or fail2ban chains
 	// Snapshot is the host folder holding the snapshot, kept after a
 	// rollback for inspection ("" when it was removed after success).
 	Snapshot string        `json:"snapshot,omitempty"`
@@ -54,25 +115,34 @@ type Host struct {
 	Duration time.Duration `json:"duration_ns"`
 }
 
+// NewHost is the empty result of a host: every list non-nil, so that JSON
+// shows [] rather than null.
+func NewHost(name, address, runID string) Host {
+	return Host{Name: name, Address: address, RunID: runID, Warnings: []string{}, Notes: []string{}, Families: []Family{}}
+}
+
 // Family is the outcome for one address family on a host.
 type Family struct {
-	Family       string `json:"family"` // ipv4 | ipv6
-	Backend      string `json:"backend"`
-	StateBefore  string `json:"state_before"`          // absent | present | equivalent | shadowed
-	ShadowedBy   string `json:"shadowed_by,omitempty"` // the rule that shadowed it
-	Action       string `json:"action"`                // none | inserted | moved | deduplicated | would-insert | would-move | would-deduplicate | skipped
-	Position     int    `json:"position"`              // INPUT position after the run (0 = not there)
-	Policy       string `json:"policy"`                // INPUT policy after the run
-	CounterDelta *int64 `json:"counter_delta"`         // packets the rule matched during the traffic test; null = not measured
-	Traffic      string `json:"traffic"`               // ok | failed | skipped (reason)
-	Blocked      string `json:"blocked"`               // timeout | refused | open | skipped (reason) | ""
-	Probe        string `json:"probe"`                 // ok | failed | skipped: the second, fresh SSH connection after the change
-	RolledBack   bool   `json:"rolled_back"`           // the snapshot was restored (the host is as before)
-	Saved        string `json:"saved"`                 // where the ruleset was persisted (path or mechanism); "" = not saved
-	Deadman      string `json:"deadman"`               // the armed rollback: "systemd-run UNIT" | "setsid PID" (+ " (disarmed)")
-	Result       string `json:"result"`                // ok | changed | failed | skipped
-	Reason       string `json:"reason,omitempty"`      // why failed or skipped
-	Diff         string `json:"diff,omitempty"`        // unified diff of *-save, with --diff
+	Family        string      `json:"family"` // ipv4 | ipv6
+	Backend       string      `json:"backend"`
+	StateBefore   rules.State `json:"state_before"`          // absent | present | equivalent | shadowed
+	ShadowedBy    string      `json:"shadowed_by,omitempty"` // the rule that shadowed it
+	Action        Action      `json:"action"`
+	Position      int         `json:"position"`      // INPUT position after the run (0 = not there)
+	Policy        string      `json:"policy"`        // INPUT policy after the run
+	CounterDelta  *int64      `json:"counter_delta"` // packets the rule matched during the traffic test; null = not measured
+	Traffic       Check       `json:"traffic"`       // ok | failed | skipped | "" (not reached)
+	TrafficReason string      `json:"traffic_reason,omitempty"`
+	Blocked       Knock       `json:"blocked"` // timeout | rejected | refused | open | error | skipped | ""
+	BlockedReason string      `json:"blocked_reason,omitempty"`
+	Probe         Check       `json:"probe"` // the second, fresh SSH connection after the change
+	ProbeReason   string      `json:"probe_reason,omitempty"`
+	RolledBack    bool        `json:"rolled_back"`      // the snapshot was restored (the host is as before)
+	Saved         string      `json:"saved"`            // where the ruleset was persisted (path or mechanism); "" = not saved
+	Deadman       string      `json:"deadman"`          // the armed rollback: "systemd-run UNIT" | "setsid PID" (+ " (disarmed)")
+	Result        Status      `json:"result"`           // ok | changed | failed | skipped
+	Reason        string      `json:"reason,omitempty"` // why failed or skipped
+	Diff          string      `json:"diff,omitempty"`   // unified diff of *-save, with --diff
 }
 
 // Step is one command run on the host, in order.

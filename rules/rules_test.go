@@ -90,7 +90,7 @@ func TestJudge(t *testing.T) {
 	const st = "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
 	for _, tc := range []struct {
 		name, listing string
-		state         string
+		state         State
 		first, shadow string // Ref.Path or ""
 		copies        []int
 		foreign       bool

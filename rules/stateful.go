@@ -102,17 +102,20 @@ type Ref struct {
 
 func (r Ref) String() string { return fmt.Sprintf("%s (%s)", r.Path, r.Text) }
 
-// State of the stateful rule before any change.
+// State is where the stateful rule stands in a chain.
+type State string
+
+// States of the stateful rule.
 const (
-	Absent     = "absent"
-	Present    = "present"
-	EquivState = "equivalent"
-	Shadowed   = "shadowed"
+	Absent     State = "absent"
+	Present    State = "present"
+	EquivState State = "equivalent"
+	Shadowed   State = "shadowed"
 )
 
 // Verdict is the judgement of one chain.
 type Verdict struct {
-	State   string
+	State   State
 	First   *Ref  // the first stateful rule reached from the chain (nil = absent)
 	Kind    Kind  // of First
 	Shadow  *Ref  // the first rule that decides before First (State == Shadowed)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/estab/estab/remote"
 	"github.com/estab/estab/result"
+	"github.com/estab/estab/rules"
 )
 
 const (
@@ -42,9 +43,9 @@ func TestApplyStates(t *testing.T) {
 	for _, tc := range []struct {
 		name          string
 		rules         []string
-		before        string
-		action        string
-		status        string
+		before        rules.State
+		action        result.Action
+		status        result.Status
 		wantRulesV4   []string
 		shadowedByHas string
 	}{
@@ -90,7 +91,7 @@ func TestApplyStates(t *testing.T) {
 func TestApplyCheckChangesNothing(t *testing.T) {
 	for _, tc := range []struct {
 		rules []string
-		would string
+		would result.Action
 	}{
 		{nil, "would-insert"},
 		{[]string{lo, "-A INPUT -j DROP", stateful}, "would-move"},
@@ -225,7 +226,7 @@ func TestApplyTraffic(t *testing.T) {
 		host := lab
 		host.Peer = ""
 		r, _ := apply(t, newFakeHost(), host, Options{})
-		if f := fam(r, "ipv4"); r.Status != "changed" || f.Traffic != "skipped (no estab_peer)" || f.CounterDelta != nil {
+		if f := fam(r, "ipv4"); r.Status != "changed" || f.Traffic != "skipped" || f.TrafficReason != "no estab_peer" || f.CounterDelta != nil {
 			t.Fatalf("status %s family %+v", r.Status, f)
 		}
 	})
@@ -262,16 +263,17 @@ func TestApplyTraffic(t *testing.T) {
 	})
 	t.Run("ipv4 peer skips ipv6", func(t *testing.T) {
 		r, _ := apply(t, newFakeHost(), lab, Options{})
-		if f := fam(r, "ipv6"); f.Traffic != "skipped (estab_peer is an IPv4 address)" {
-			t.Fatalf("ipv6 traffic %q", f.Traffic)
+		if f := fam(r, "ipv6"); f.Traffic != "skipped" || f.TrafficReason != "estab_peer is an IPv4 address" {
+			t.Fatalf("ipv6 traffic %q (%s)", f.Traffic, f.TrafficReason)
 		}
 	})
 }
 
 func TestApplyBlocked(t *testing.T) {
 	for _, tc := range []struct {
-		knock, status string
-		warn          bool
+		knock  result.Knock
+		status result.Status
+		warn   bool
 	}{
 		{"timeout", "changed", false},
 		{"refused", "changed", true},
@@ -282,7 +284,7 @@ func TestApplyBlocked(t *testing.T) {
 		var knocked []string
 		host.Knock = func(ctx context.Context, network, addr string) string {
 			knocked = append(knocked, network+" "+addr)
-			return tc.knock
+			return string(tc.knock)
 		}
 		r, _ := apply(t, newFakeHost(), host, Options{})
 		if r.Status != tc.status || fam(r, "ipv4").Blocked != tc.knock {

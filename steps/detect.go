@@ -1,5 +1,3 @@
-// Package steps is the per-host procedure. It talks to a host only through
-// remote.Executor; every judgement is a pure function with table tests.
 package steps
 
 import (
@@ -157,4 +155,60 @@ func GlobalIPv6(ifInet6 string) string {
 		return ip.String()
 	}
 	return ""
+}
+
+// hostFacts extends Facts with what apply needs beyond ping.
+type hostFacts struct {
+	Facts
+	Managers []string // active firewall managers: ufw, firewalld
+}
+
+func (p *proc) detect(ctx context.Context) (hostFacts, error) {
+	p.family = ""
+	var hf hostFacts
+	f, err := Detect(ctx, recording{p, "detect"})
+	hf.Facts = f
+	if err != nil {
+		return hf, fmt.Errorf("detect: %w", err)
+	}
+	// Firewall managers own the ruleset: a firewalld reload discards rules
+	// added with iptables, ufw rewrites its chains.
+	if r, err := p.run(ctx, "detect", "ufw", "status"); err != nil {
+		return hf, err
+	} else if r.ExitCode == 0 && strings.Contains(string(r.Stdout), "Status: active") {
+		hf.Managers = append(hf.Managers, "ufw")
+	}
+	if r, err := p.run(ctx, "detect", "firewall-cmd", "--state"); err != nil {
+		return hf, err
+	} else if r.ExitCode == 0 && strings.TrimSpace(string(r.Stdout)) == "running" {
+		hf.Managers = append(hf.Managers, "firewalld")
+	}
+	if len(hf.Managers) > 0 {
+		msg := fmt.Sprintf("%s active: it owns this host's firewall (firewalld reloads discard iptables rules; ufw rewrites its chains); add the rule through %s, or run with --force",
+			strings.Join(hf.Managers, " and "), hf.Managers[0])
+		if !p.o.Force && !p.o.Check {
+			return hf, fmt.Errorf("refused: %s", msg)
+		}
+		p.res.Warnings = append(p.res.Warnings, msg)
+	}
+	// Rules in the other backend run too (legacy before nft) and are
+	// invisible to this iptables: warn, never guess.
+	if hf.Backend == "nf_tables" {
+		r, err := p.run(ctx, "detect", "cat", "/proc/net/ip_tables_names")
+		if err != nil {
+			return hf, err
+		}
+		if names := strings.Fields(string(r.Stdout)); r.ExitCode == 0 && len(names) > 0 {
+			p.res.Warnings = append(p.res.Warnings, fmt.Sprintf("legacy iptables tables are loaded too (%s): their rules run before these nf_tables rules; check iptables-legacy -S", strings.Join(names, ", ")))
+		}
+	} else if hf.Backend == "legacy" {
+		r, err := p.run(ctx, "detect", "nft", "list", "tables")
+		if err != nil {
+			return hf, err
+		}
+		if r.ExitCode == 0 && strings.TrimSpace(string(r.Stdout)) != "" {
+			p.res.Warnings = append(p.res.Warnings, "nftables tables exist too: check nft list ruleset; iptables-legacy does not show them")
+		}
+	}
+	return hf, nil
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/estab/estab/lab"
 	"github.com/estab/estab/result"
-	"github.com/estab/estab/steps"
+	"github.com/estab/estab/rules"
 )
 
 type applyDoc struct {
@@ -81,7 +81,7 @@ func saves(t *testing.T, l *lab.Lab) map[string]string {
 			if err != nil {
 				t.Fatalf("%s %s: %v %s", h.Name, cmd, err, b)
 			}
-			out[h.Name+" "+cmd] = steps.NormalizeSave(string(b))
+			out[h.Name+" "+cmd] = rules.NormalizeSave(string(b))
 		}
 	}
 	return out
@@ -126,7 +126,7 @@ func TestApplyCheckLeavesHostsIdentical(t *testing.T) {
 			t.Errorf("%s changed under --check:\n--- before\n%s--- after\n%s", k, v, after[k])
 		}
 	}
-	want := map[string]string{"fresh": "would-insert", "seed": "would-insert", "statemod": "none", "shadow": "would-move", "dropssh": "would-insert"}
+	want := map[string]result.Action{"fresh": "would-insert", "seed": "would-insert", "statemod": "none", "shadow": "would-move", "dropssh": "would-insert"}
 	for name, action := range want {
 		if got := family(doc.host(t, name), "ipv4").Action; got != action {
 			t.Errorf("%s: action %q, want %q", name, got, action)
@@ -151,7 +151,10 @@ func TestApplyLab(t *testing.T) {
 		t.Fatalf("exit %d: summary %v", code, doc.Summary)
 	}
 	for _, tc := range []struct {
-		host, status, before, action string
+		host   string
+		status result.Status
+		before rules.State
+		action result.Action
 	}{
 		{"fresh", "changed", "absent", "inserted"},
 		{"seed", "changed", "absent", "inserted"},
@@ -188,7 +191,7 @@ func TestApplyLab(t *testing.T) {
 		} else if f6 := family(h, "ipv6"); f6.Action != tc.action || f6.Position != 1 {
 			t.Errorf("%s ipv6: %+v", tc.host, f6)
 		}
-		if f.Probe != map[bool]string{true: "skipped", false: "ok"}[tc.action == "none"] || f.RolledBack {
+		if f.Probe != map[bool]result.Check{true: "skipped", false: "ok"}[tc.action == "none"] || f.RolledBack {
 			t.Errorf("%s: probe %q rolled back %v", tc.host, f.Probe, f.RolledBack)
 		}
 		if tc.action != "none" && (!strings.HasSuffix(f.Deadman, "(disarmed)") || h.Cost.Connections != 2) {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/estab/estab/lab"
 	"github.com/estab/estab/lab/labtest"
-	"github.com/estab/estab/steps"
+	"github.com/estab/estab/steps/safety"
 )
 
 // The lab every end-to-end test of this package shares, started once in
@@ -76,18 +76,18 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	_, statErr := os.Stat(steps.SnapshotRoot)
+	_, statErr := os.Stat(safety.SnapshotRoot)
 	code := labtest.Main(m, lab.Options{Hosts: labHosts}, &testLab)
 	// Rolled-back hosts keep their snapshot folders by design: this
 	// package's tests remove theirs (named after its lab hosts).
 	for _, h := range labHosts {
-		left, _ := filepath.Glob(filepath.Join(steps.SnapshotRoot, "*-"+h.Name))
+		left, _ := filepath.Glob(filepath.Join(safety.SnapshotRoot, "*-"+h.Name))
 		for _, d := range left {
 			os.RemoveAll(d)
 		}
 	}
 	if errors.Is(statErr, os.ErrNotExist) {
-		os.Remove(steps.SnapshotRoot) // only when empty: other packages may use it
+		os.Remove(safety.SnapshotRoot) // only when empty: other packages may use it
 	}
 	os.Exit(code)
 }

@@ -1,4 +1,4 @@
-package steps
+package safety
 
 import (
 	"bufio"
@@ -111,8 +111,8 @@ func labExec(t *testing.T, l *elab.Lab, host string, argv ...string) string {
 	return string(out)
 }
 
-func labSave(t *testing.T, l *elab.Lab, host string, f Family) string {
-	return NormalizeSave(labExec(t, l, host, f.Save))
+func labSave(t *testing.T, l *elab.Lab, host string, f rules.Family) string {
+	return rules.NormalizeSave(labExec(t, l, host, f.Save))
 }
 
 func runMust(t *testing.T, ex remote.Executor, argv ...string) string {
@@ -130,7 +130,7 @@ func runMust(t *testing.T, ex remote.Executor, argv ...string) string {
 // labLockDown inserts the stateful rule and sets a DROP policy in both families.
 func labLockDown(t *testing.T, ex remote.Executor) {
 	t.Helper()
-	for _, f := range []Family{IPv4, IPv6} {
+	for _, f := range []rules.Family{rules.IPv4, rules.IPv6} {
 		runMust(t, ex, append([]string{f.Cmd, "-w", "-I", "INPUT", "1"}, rules.Canonical...)...)
 		runMust(t, ex, f.Cmd, "-w", "-P", "INPUT", "DROP")
 	}
@@ -243,10 +243,10 @@ func TestLabSnapshotRestore(t *testing.T) {
 func testSnapshotRestore(t *testing.T, l *elab.Lab, host string) {
 	_, c := labConnect(t, l, host)
 	ctx := testCtx(t)
-	before4, before6 := labSave(t, l, host, IPv4), labSave(t, l, host, IPv6)
+	before4, before6 := labSave(t, l, host, rules.IPv4), labSave(t, l, host, rules.IPv6)
 
 	id := testRunID(t, host)
-	snap, err := TakeSnapshot(ctx, c, id, []Family{IPv4, IPv6}, nil)
+	snap, err := TakeSnapshot(ctx, c, id, []rules.Family{rules.IPv4, rules.IPv6}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,11 +262,11 @@ func testSnapshotRestore(t *testing.T, l *elab.Lab, host string) {
 			t.Errorf("mode of %s = %q, want %s", path, got, want)
 		}
 	}
-	if got := NormalizeSave(labExec(t, l, host, "cat", snap.Dir+"/iptables.save")); got != before4 {
+	if got := rules.NormalizeSave(labExec(t, l, host, "cat", snap.Dir+"/iptables.save")); got != before4 {
 		t.Errorf("snapshot iptables.save:\n%s\nwant:\n%s", got, before4)
 	}
 	// A second snapshot of the run never replaces the first.
-	if _, err := TakeSnapshot(ctx, c, id, []Family{IPv4}, nil); err == nil || !strings.Contains(err.Error(), "exists already") {
+	if _, err := TakeSnapshot(ctx, c, id, []rules.Family{rules.IPv4}, nil); err == nil || !strings.Contains(err.Error(), "exists already") {
 		t.Fatalf("second TakeSnapshot: %v, want a refusal", err)
 	}
 
@@ -280,10 +280,10 @@ func testSnapshotRestore(t *testing.T, l *elab.Lab, host string) {
 	if err := Verify(ctx, c, snap); err != nil {
 		t.Fatal(err)
 	}
-	if got := labSave(t, l, host, IPv4); got != before4 {
+	if got := labSave(t, l, host, rules.IPv4); got != before4 {
 		t.Errorf("iptables-save after Restore:\n%s\nwant:\n%s", got, before4)
 	}
-	if got := labSave(t, l, host, IPv6); got != before6 {
+	if got := labSave(t, l, host, rules.IPv6); got != before6 {
 		t.Errorf("ip6tables-save after Restore:\n%s\nwant:\n%s", got, before6)
 	}
 	if m := labExec(t, l, host, "cat", snap.Dir+"/restored"); !strings.Contains(m, "by=session status=ok") {
@@ -309,9 +309,9 @@ func TestLabDeadmanFiresAfterSessionEnd(t *testing.T) {
 	const host = "deb2" // empty tables: iptables-save prints no filter table
 	d, c := labConnect(t, l, host)
 	ctx := testCtx(t)
-	before4 := labSave(t, l, host, IPv4)
+	before4 := labSave(t, l, host, rules.IPv4)
 
-	snap, err := TakeSnapshot(ctx, c, testRunID(t, host), []Family{IPv4, IPv6}, nil)
+	snap, err := TakeSnapshot(ctx, c, testRunID(t, host), []rules.Family{rules.IPv4, rules.IPv6}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,7 +361,7 @@ func TestLabDeadmanFiresAfterSessionEnd(t *testing.T) {
 	}
 	// The host had no filter table: with nft at hand the restore removes
 	// the one made since, else an empty one with ACCEPT policies stays.
-	got := labSave(t, l, host, IPv4)
+	got := labSave(t, l, host, rules.IPv4)
 	if _, err := exec.LookPath("nft"); err == nil && got != before4 || !SameAsSnapshot(before4, got) {
 		t.Errorf("iptables-save after the dead-man:\n%s\nwant:\n%s", got, before4)
 	}
@@ -392,7 +392,7 @@ func TestLabArmDisarm(t *testing.T) {
 	_, c := labConnect(t, l, host)
 	ctx := testCtx(t)
 
-	snap, err := TakeSnapshot(ctx, c, testRunID(t, host), []Family{IPv4, IPv6}, nil)
+	snap, err := TakeSnapshot(ctx, c, testRunID(t, host), []rules.Family{rules.IPv4, rules.IPv6}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,9 +417,9 @@ func TestLabArmDisarm(t *testing.T) {
 	}
 	// A change after the disarm stays past the deadline.
 	runMust(t, c, append([]string{"iptables", "-w", "-I", "INPUT", "1"}, rules.Canonical...)...)
-	changed := labSave(t, l, host, IPv4)
+	changed := labSave(t, l, host, rules.IPv4)
 	time.Sleep(time.Until(dm.Deadline) + 700*time.Millisecond)
-	if got := labSave(t, l, host, IPv4); got != changed {
+	if got := labSave(t, l, host, rules.IPv4); got != changed {
 		t.Errorf("ruleset changed after a disarmed deadline:\n%s", got)
 	}
 	if _, err := l.Exec(ctx, host, "test", "-e", snap.Dir+"/restored"); err == nil {
@@ -437,8 +437,8 @@ func TestLabSaveDebian(t *testing.T) {
 	const host = "deb3"
 	_, c := labConnect(t, l, host)
 	ctx := testCtx(t)
-	fams := []Family{IPv4, IPv6}
-	before4 := labSave(t, l, host, IPv4)
+	fams := []rules.Family{rules.IPv4, rules.IPv6}
+	before4 := labSave(t, l, host, rules.IPv4)
 
 	p, err := DetectPersistence(ctx, c)
 	if err != nil {
@@ -508,7 +508,7 @@ func TestLabSaveDebian(t *testing.T) {
 	if m := labFileMode(t, l, host, "/etc/iptables/rules.v6"); m != "600" {
 		t.Errorf("rules.v6 mode after Restore %s", m)
 	}
-	if got := labSave(t, l, host, IPv4); got != before4 {
+	if got := labSave(t, l, host, rules.IPv4); got != before4 {
 		t.Errorf("iptables-save after Restore:\n%s\nwant:\n%s", got, before4)
 	}
 	if err := Cleanup(ctx, c, snap); err != nil {
@@ -522,7 +522,7 @@ func TestLabSaveRHEL(t *testing.T) {
 	const host = "rhel1" // sudo; its rules hold the -m state equivalent
 	_, c := labConnect(t, l, host)
 	ctx := testCtx(t)
-	fams := []Family{IPv4, IPv6}
+	fams := []rules.Family{rules.IPv4, rules.IPv6}
 
 	p, err := DetectPersistence(ctx, c)
 	if err != nil {
@@ -584,7 +584,7 @@ func TestLabDeadmanSurvivesRunnerKill(t *testing.T) {
 	t.Parallel()
 	const host = "kill1" // through sudo
 	id := testRunID(t, host)
-	before4, before6 := labSave(t, l, host, IPv4), labSave(t, l, host, IPv6)
+	before4, before6 := labSave(t, l, host, rules.IPv4), labSave(t, l, host, rules.IPv6)
 
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), deadmanHelperEnv+"=1", "ESTAB_HELPER_LAB="+l.Dir, "ESTAB_HELPER_HOST="+host, "ESTAB_HELPER_RUN="+id)
@@ -606,7 +606,7 @@ func TestLabDeadmanSurvivesRunnerKill(t *testing.T) {
 	armedAt := time.Now()
 	pid := strings.TrimSpace(strings.TrimPrefix(line, "armed "))
 	dm := Deadman{Mechanism: DeadmanSetsid, ID: pid, Dir: SnapshotRoot + "/" + id}
-	if labSave(t, l, host, IPv4) == before4 {
+	if labSave(t, l, host, rules.IPv4) == before4 {
 		t.Fatal("the helper did not change the ruleset")
 	}
 	if len(sshdSessions(t, l, host)) == 0 {
@@ -627,10 +627,10 @@ func TestLabDeadmanSurvivesRunnerKill(t *testing.T) {
 	if m := labExec(t, l, host, "cat", dm.Dir+"/restored"); !strings.Contains(m, "by=deadman status=ok") {
 		t.Errorf("restored marker = %q", m)
 	}
-	if got := labSave(t, l, host, IPv4); got != before4 {
+	if got := labSave(t, l, host, rules.IPv4); got != before4 {
 		t.Errorf("iptables-save after the dead-man:\n%s\nwant:\n%s", got, before4)
 	}
-	if got := labSave(t, l, host, IPv6); got != before6 {
+	if got := labSave(t, l, host, rules.IPv6); got != before6 {
 		t.Errorf("ip6tables-save after the dead-man:\n%s\nwant:\n%s", got, before6)
 	}
 	waitUntil(t, time.Second, "dead-man processes left", func() bool { return len(deadmanProcs(t, dm)) == 0 })
@@ -657,7 +657,7 @@ func deadmanRunnerHelper() int {
 	if err != nil {
 		return fail(err)
 	}
-	snap, err := TakeSnapshot(ctx, c, os.Getenv("ESTAB_HELPER_RUN"), []Family{IPv4, IPv6}, nil)
+	snap, err := TakeSnapshot(ctx, c, os.Getenv("ESTAB_HELPER_RUN"), []rules.Family{rules.IPv4, rules.IPv6}, nil)
 	if err != nil {
 		return fail(err)
 	}
@@ -665,7 +665,7 @@ func deadmanRunnerHelper() int {
 	if err != nil {
 		return fail(err)
 	}
-	for _, f := range []Family{IPv4, IPv6} {
+	for _, f := range []rules.Family{rules.IPv4, rules.IPv6} {
 		for _, argv := range [][]string{
 			append([]string{f.Cmd, "-w", "-I", "INPUT", "1"}, rules.Canonical...),
 			{f.Cmd, "-w", "-P", "INPUT", "DROP"},

@@ -1,4 +1,4 @@
-package steps
+package safety
 
 // Persistent save, per distribution.
 
@@ -41,7 +41,7 @@ type Persistence struct {
 
 // Paths are the files a save of these families overwrites: the snapshot
 // must keep them.
-func (p Persistence) Paths(families []Family) []string {
+func (p Persistence) Paths(families []rules.Family) []string {
 	var out []string
 	for _, f := range families {
 		if file := p.Files[f.Name]; file != "" && !slices.Contains(out, file) {
@@ -74,12 +74,6 @@ var persistProbes = []string{
 	rhelInit6,
 	"/etc/init.d/iptables",
 }
-
-// existsScript: sh -c existsScript sh PATH… prints each PATH that exists.
-const existsScript = `for p do [ -e "$p" ] && printf '%s\n' "$p"; done; exit 0`
-
-// osReleaseScript prints the os-release file (systemd's two places).
-const osReleaseScript = `cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null || true`
 
 // DetectPersistence reads /etc/os-release and what exists on the host and
 // decides with DecidePersistence.
@@ -219,32 +213,6 @@ func DecidePersistence(osRelease string, exists map[string]bool) Persistence {
 	return Persistence{OS: id}
 }
 
-// writeSaveScript: sh -c writeSaveScript sh TARGET SAVE-ARGV…
-// Writes the output of SAVE-ARGV to TARGET atomically and durably: a temp
-// file in the same folder, fsync'd, mode and owner of the file it
-// replaces (new files 0640), renamed over TARGET, folder fsync'd.
-const writeSaveScript = `set -eu
-target=$1
-shift
-dir=$(dirname -- "$target")
-[ -d "$dir" ] || { echo "no folder $dir" >&2; exit 3; }
-tmp=$(mktemp "$dir/.estab-save.XXXXXX")
-trap 'rm -f -- "$tmp"' EXIT
-"$@" > "$tmp"
-grep -q '^\*' "$tmp" || { echo "$1 printed no table" >&2; exit 4; }
-if [ -e "$target" ]; then
-	chown "$(stat -c '%u:%g' -- "$target")" "$tmp"
-	chmod "$(stat -c '%a' -- "$target")" "$tmp"
-else
-	chmod 0640 "$tmp"
-fi
-sync -- "$tmp" 2>/dev/null || sync
-mv -f -- "$tmp" "$target"
-trap - EXIT
-sync -- "$dir" 2>/dev/null || sync
-if command -v restorecon >/dev/null 2>&1; then restorecon -- "$target" 2>/dev/null || true; fi
-`
-
 // Save makes the live rules of the families persistent with p and returns,
 // per family name, the file written (or the mechanism when no file is
 // known). A tool (netfilter-persistent, iptables.init) runs first; a family
@@ -253,7 +221,7 @@ if command -v restorecon >/dev/null 2>&1; then restorecon -- "$target" 2>/dev/nu
 // plugin) is written by estab itself: a temporary file in the same folder,
 // fsync'd, mode and owner of the old file (new: 0640), renamed over it. It
 // does not read the files back for the caller: call VerifySaved.
-func Save(ctx context.Context, ex remote.Executor, p Persistence, families []Family) (map[string]string, error) {
+func Save(ctx context.Context, ex remote.Executor, p Persistence, families []rules.Family) (map[string]string, error) {
 	if p.Mechanism == "" {
 		return nil, ErrNoPersistence
 	}
@@ -308,7 +276,7 @@ func Save(ctx context.Context, ex remote.Executor, p Persistence, families []Fam
 
 // VerifySaved reads each family's saved file back: it must hold the
 // stateful rule in the filter table's INPUT, effective (not shadowed).
-func VerifySaved(ctx context.Context, ex remote.Executor, p Persistence, families []Family) error {
+func VerifySaved(ctx context.Context, ex remote.Executor, p Persistence, families []rules.Family) error {
 	if p.Mechanism == "" {
 		return ErrNoPersistence
 	}
@@ -331,7 +299,7 @@ func VerifySaved(ctx context.Context, ex remote.Executor, p Persistence, familie
 // CheckSaved judges a saved ruleset (iptables-save format): the filter
 // table's INPUT must have the stateful rule before anything that decides.
 func CheckSaved(save string) error {
-	rs, err := ParseSaveTable(save, "filter")
+	rs, err := rules.ParseSaveTable(save, "filter")
 	if err != nil {
 		return err
 	}
@@ -346,66 +314,4 @@ func CheckSaved(save string) error {
 		return fmt.Errorf("the stateful rule at %s is shadowed by %s", v.First.Path, v.Shadow)
 	}
 	return errors.New("the stateful rule is not in INPUT")
-}
-
-// ParseSaveTable reads one table of an iptables-save text into the
-// Ruleset of `iptables -S` (chain counters and rule counters dropped); nil
-// when the table is not in the text.
-func ParseSaveTable(save, table string) (*rules.Ruleset, error) {
-	var b strings.Builder
-	in, found := false, false
-	for i, line := range strings.Split(save, "\n") {
-		line = strings.TrimSpace(line)
-		switch {
-		case line == "" || strings.HasPrefix(line, "#"):
-		case strings.HasPrefix(line, "*"):
-			in = line[1:] == table
-			found = found || in
-		case !in:
-		case line == "COMMIT":
-			in = false
-		case strings.HasPrefix(line, ":"):
-			f := strings.Fields(line[1:])
-			if len(f) < 2 {
-				return nil, fmt.Errorf("line %d: bad chain line: %s", i+1, line)
-			}
-			if f[1] == "-" {
-				fmt.Fprintf(&b, "-N %s\n", f[0])
-			} else {
-				fmt.Fprintf(&b, "-P %s %s\n", f[0], f[1])
-			}
-		case strings.HasPrefix(line, "["): // iptables-save -c: "[pkts:bytes] -A …"
-			if _, rest, ok := strings.Cut(line, "] "); ok {
-				b.WriteString(rest + "\n")
-			}
-		default:
-			b.WriteString(line + "\n")
-		}
-	}
-	if !found {
-		return nil, nil
-	}
-	return rules.Parse(b.String())
-}
-
-var builtinChains = []string{"INPUT", "FORWARD", "OUTPUT", "PREROUTING", "POSTROUTING"}
-
-// ForeignChains lists the user chains of a save (any table), once each, in
-// order: chains of docker, fail2ban, ufw… that a save writes to the file
-// too. estab's own chains (estab…) are left out.
-func ForeignChains(saveOutput string) []string {
-	var out []string
-	for _, line := range strings.Split(saveOutput, "\n") {
-		if !strings.HasPrefix(line, ":") {
-			continue
-		}
-		f := strings.Fields(line[1:])
-		if len(f) == 0 || slices.Contains(builtinChains, f[0]) || strings.HasPrefix(strings.ToLower(f[0]), "estab") {
-			continue
-		}
-		if !slices.Contains(out, f[0]) {
-			out = append(out, f[0])
-		}
-	}
-	return out
 }

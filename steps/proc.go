@@ -1,0 +1,126 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/estab/estab/remote"
+	"github.com/estab/estab/result"
+	"github.com/estab/estab/steps/safety"
+)
+
+// proc is one host's run: the executor, what is known of the host, and the
+// result being filled in. Every command goes through run/must/recording so
+// that it lands in the result's step log.
+type proc struct {
+	interrupt context.Context // the run's context: done on the first Ctrl-C
+	probes    int             // probe connections opened
+	ex        remote.Executor
+	h         Host
+	o         Options
+	res       *result.Host
+	steps     []result.Step
+	family    string // current family, for step records
+}
+
+// commandTimeout bounds one remote command. Commands do not stop at the
+// first Ctrl-C (see Apply), so a hung one (a lock, a stuck sudo) must not
+// hold the host forever; the dead-man covers a connection it breaks.
+const commandTimeout = 60 * time.Second
+
+func (p *proc) exec(ctx context.Context, cmd remote.Command) (remote.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
+	return p.ex.Run(ctx, cmd)
+}
+
+// run executes one command and records it as a step.
+func (p *proc) run(ctx context.Context, name string, argv ...string) (remote.Result, error) {
+	r, err := p.exec(ctx, remote.Command{Argv: argv})
+	p.record(name, argv, r)
+	if err != nil {
+		return r, fmt.Errorf("%s: %w", name, err)
+	}
+	return r, nil
+}
+
+func (p *proc) record(name string, argv []string, r remote.Result) {
+	p.steps = append(p.steps, result.Step{
+		// estab's own constant scripts are named, not printed in full.
+		Family: p.family, Name: name, Argv: safety.DescribeArgv(argv), ExitCode: r.ExitCode,
+		Stdout: string(r.Stdout), Stderr: string(r.Stderr), Duration: r.Duration,
+	})
+}
+
+// must runs a command that has to succeed.
+func (p *proc) must(ctx context.Context, name string, argv ...string) (remote.Result, error) {
+	r, err := p.run(ctx, name, argv...)
+	if err != nil {
+		return r, err
+	}
+	if r.ExitCode != 0 {
+		return r, fmt.Errorf("%s: %s: exit %d: %s", name, strings.Join(argv, " "), r.ExitCode, strings.TrimSpace(string(r.Stderr)))
+	}
+	return r, nil
+}
+
+// recording lets the commands of Detect and of the safety net land in the
+// step log under a step name.
+type recording struct {
+	p    *proc
+	name string
+}
+
+func (r recording) Run(ctx context.Context, c remote.Command) (remote.Result, error) {
+	res, err := r.p.exec(ctx, c)
+	r.p.record(r.name, c.Argv, res)
+	return res, err
+}
+func (r recording) Stats() remote.Stats { return r.p.ex.Stats() }
+func (r recording) Close() error        { return nil }
+
+// as is the executor that records under a step name, for the safety net.
+func (p *proc) as(step string) remote.Executor {
+	p.family = ""
+	return recording{p, step}
+}
+
+// interrupted is true once the run was asked to stop (first Ctrl-C).
+func (p *proc) interrupted() bool { return p.interrupt.Err() != nil }
+
+// fail marks the whole host failed (before any family was planned).
+func (p *proc) fail(err error) {
+	p.res.Status = result.StatusFailed
+	if k := remote.KindOf(err); k != 0 && k != remote.KindCommand {
+		p.res.ErrorKind = result.ErrorKind(k.String())
+	}
+	p.res.Error = fmt.Sprintf("%s: %v", p.h.Name, err)
+}
+
+func (p *proc) fam(pl *plan) *result.Family { return &p.res.Families[pl.i] }
+
+func (p *proc) anyFailed() bool {
+	for _, f := range p.res.Families {
+		if f.Result == result.StatusFailed {
+			return true
+		}
+	}
+	return p.res.Status == result.StatusFailed
+}
+
+func (p *proc) failFamily(pl *plan, format string, a ...any) {
+	fr := p.fam(pl)
+	fr.Result, fr.Reason = result.StatusFailed, fmt.Sprintf(format, a...)
+}
+
+func (p *proc) failAll(plans []*plan, format string, a ...any) {
+	for _, pl := range plans {
+		p.failFamily(pl, format, a...)
+	}
+}
+
+func (p *proc) warn(format string, a ...any) {
+	p.res.Warnings = append(p.res.Warnings, fmt.Sprintf(format, a...))
+}

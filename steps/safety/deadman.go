@@ -1,0 +1,147 @@
+package safety
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/estab/estab/remote"
+)
+
+// The dead-man: a rollback armed on the host that fires unless disarmed.
+
+// Dead-man mechanisms.
+const (
+	DeadmanSystemd = "systemd-run"
+	DeadmanSetsid  = "setsid"
+)
+
+// deadmanArgv0 is the sleeper's $0: with its folder as last argument it is
+// how Disarm recognises the sleeper in /proc/<pid>/cmdline.
+const deadmanArgv0 = "estab-deadman"
+
+// ErrRolledBack is wrapped by Disarm's error when the dead-man fired first:
+// the host's rules (and saved files) were put back to the snapshot.
+var ErrRolledBack = errors.New("dead-man already fired: the rollback ran")
+
+// A Deadman is an armed rollback on the host.
+type Deadman struct {
+	Mechanism string    // DeadmanSystemd | DeadmanSetsid
+	ID        string    // unit name (estab-rollback-<run-id>) or pid of the sleeper
+	Deadline  time.Time // when it fires, by the host's clock
+	Dir       string    // the snapshot folder it restores
+}
+
+func (d Deadman) String() string {
+	if d.Mechanism == "" {
+		return ""
+	}
+	what := "pid " + d.ID
+	if d.Mechanism == DeadmanSystemd {
+		what = d.ID + ".timer"
+	}
+	return fmt.Sprintf("%s %s, fires %s", d.Mechanism, what, d.Deadline.UTC().Format(time.RFC3339))
+}
+
+// DecideDeadman picks the mechanism from the host's PID 1 name
+// (/proc/1/comm) and the exit status of `systemd-run --version`.
+func DecideDeadman(pid1Comm string, systemdRunExit int) string {
+	if strings.TrimSpace(pid1Comm) == "systemd" && systemdRunExit == 0 {
+		return DeadmanSystemd
+	}
+	return DeadmanSetsid
+}
+
+// Arm starts the dead-man: after `after` (whole seconds, rounded up) the
+// host runs snap's restore script unless Disarm claimed it first. It
+// outlives the SSH session and the runner. One dead-man per snapshot.
+func Arm(ctx context.Context, ex remote.Executor, snap Snapshot, after time.Duration) (Deadman, error) {
+	if err := checkSnapshot(snap); err != nil {
+		return Deadman{}, fmt.Errorf("arm: %w", err)
+	}
+	if after <= 0 {
+		return Deadman{}, fmt.Errorf("arm: rollback delay %v: want > 0", after)
+	}
+	secs := int64((after + time.Second - 1) / time.Second)
+	comm, err := ex.Run(ctx, remote.Command{Argv: []string{"cat", "/proc/1/comm"}})
+	if err != nil {
+		return Deadman{}, fmt.Errorf("arm: %w", err)
+	}
+	sdExit := -1
+	if strings.TrimSpace(string(comm.Stdout)) == "systemd" {
+		v, err := ex.Run(ctx, remote.Command{Argv: []string{"systemd-run", "--version"}})
+		if err != nil {
+			return Deadman{}, fmt.Errorf("arm: %w", err)
+		}
+		sdExit = v.ExitCode
+	}
+	mech := DecideDeadman(string(comm.Stdout), sdExit)
+	unit := "estab-rollback-" + snap.RunID
+	r, err := mustRun(ctx, ex, "arm "+mech, "sh", "-c", armScript, "sh", snap.Dir, mech, strconv.FormatInt(secs, 10), unit, sleeperScript)
+	if err != nil {
+		return Deadman{}, err
+	}
+	f := strings.Fields(string(r.Stdout))
+	if len(f) != 3 {
+		return Deadman{}, fmt.Errorf("arm %s: unexpected output %q", mech, r.Stdout)
+	}
+	epoch, err := strconv.ParseInt(f[2], 10, 64)
+	if err != nil {
+		return Deadman{}, fmt.Errorf("arm %s: bad host time %q", mech, f[2])
+	}
+	d := Deadman{Mechanism: f[0], ID: f[1], Deadline: time.Unix(epoch+secs, 0), Dir: snap.Dir}
+	if err := checkDeadman(d); err != nil {
+		return d, fmt.Errorf("arm %s: %w", mech, err)
+	}
+	return d, nil
+}
+
+var pidRe = regexp.MustCompile(`^[1-9][0-9]{0,9}$`)
+
+func checkDeadman(d Deadman) error {
+	if !strings.HasPrefix(d.Dir, snapshotRoot+"/") {
+		return fmt.Errorf("dead-man folder %q is not under %s", d.Dir, snapshotRoot)
+	}
+	if _, err := snapshotDir(strings.TrimPrefix(d.Dir, snapshotRoot+"/")); err != nil {
+		return err
+	}
+	switch d.Mechanism {
+	case DeadmanSetsid:
+		if !pidRe.MatchString(d.ID) {
+			return fmt.Errorf("bad dead-man pid %q", d.ID)
+		}
+	case DeadmanSystemd:
+		if err := checkRunID(strings.TrimPrefix(d.ID, "estab-rollback-")); err != nil || !strings.HasPrefix(d.ID, "estab-rollback-") {
+			return fmt.Errorf("bad dead-man unit %q", d.ID)
+		}
+	default:
+		return fmt.Errorf("unknown dead-man mechanism %q", d.Mechanism)
+	}
+	return nil
+}
+
+// Disarm claims the dead-man's token, so that it can no longer restore,
+// then stops the timer or kills the sleeper (only if /proc/<pid>/cmdline
+// still is our sleeper for this folder: a recycled pid is never killed) and
+// confirms it is gone. If the dead-man fired first the error wraps
+// ErrRolledBack and says what the rollback reported. Disarming twice is fine.
+func Disarm(ctx context.Context, ex remote.Executor, d Deadman) error {
+	if err := checkDeadman(d); err != nil {
+		return fmt.Errorf("disarm: %w", err)
+	}
+	r, err := ex.Run(ctx, remote.Command{Argv: []string{"sh", "-c", disarmScript, "sh", d.Dir, d.Mechanism, d.ID}})
+	if err != nil {
+		return fmt.Errorf("disarm: %w", err)
+	}
+	switch r.ExitCode {
+	case 0:
+		return nil
+	case 10:
+		return fmt.Errorf("disarm %s: %w: %s", d, ErrRolledBack, firstLine(r.Stdout))
+	}
+	return fmt.Errorf("disarm %s: exit %d: %s", d, r.ExitCode, firstLine(r.Stderr, r.Stdout))
+}

@@ -1,0 +1,62 @@
+# estab disarm: claim the dead-man's token, then stop it.
+# usage: sh -c "$(cat disarm.sh)" sh DIR MECHANISM ID
+# exit 0 disarmed; 10 the dead-man fired (stdout says what it did); else error.
+set -u
+dir=$1 mech=$2 id=$3
+[ -f "$dir/restore.sh" ] || { echo "no snapshot in $dir" >&2; exit 3; }
+pause() { sleep 0.1 2>/dev/null || sleep 1; }
+if mkdir "$dir/claim" 2>/dev/null; then
+	echo disarm > "$dir/claim/by"
+else
+	i=0
+	while [ ! -s "$dir/claim/by" ] && [ "$i" -lt 50 ]; do i=$((i+1)); pause; done
+	by=$(cat "$dir/claim/by" 2>/dev/null)
+	if [ "$by" != disarm ]; then
+		i=0
+		while [ ! -f "$dir/restored" ] && [ "$i" -lt 150 ]; do i=$((i+1)); pause; done
+		if [ -f "$dir/restored" ]; then
+			echo "restored $(cat "$dir/restored")"
+		else
+			echo "claimed by ${by:-unknown}; the rollback is still running"
+		fi
+		exit 10
+	fi
+fi
+case $mech in
+systemd-run)
+	systemctl stop "$id.timer" >/dev/null 2>&1
+	if [ "$(systemctl is-active "$id.timer" 2>/dev/null)" = active ]; then
+		echo "timer $id.timer is still active" >&2
+		exit 5
+	fi
+	;;
+setsid)
+	ours() {
+		[ -r "/proc/$id/cmdline" ] &&
+			tr '\000' '\n' < "/proc/$id/cmdline" 2>/dev/null | {
+				read -r _a; read -r _b; read -r _c; read -r d; read -r _e; read -r f
+				[ "$d" = estab-deadman ] && [ "$f" = "$dir" ]
+			}
+	}
+	i=0
+	while ours; do
+		# Its own process group (setsid): the sleep goes too.
+		if [ "$i" -lt 20 ]; then
+			kill -TERM -"$id" 2>/dev/null || kill -TERM "$id" 2>/dev/null
+		else
+			kill -KILL -"$id" 2>/dev/null || kill -KILL "$id" 2>/dev/null
+		fi
+		i=$((i+1))
+		if [ "$i" -gt 40 ]; then
+			echo "dead-man pid $id does not stop" >&2
+			exit 5
+		fi
+		pause
+	done
+	;;
+*)
+	echo "unknown dead-man mechanism $mech" >&2
+	exit 2
+	;;
+esac
+echo disarmed
