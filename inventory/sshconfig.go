@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/estab/estab/internal/userenv"
 	"github.com/kevinburke/ssh_config"
 )
 
@@ -40,7 +41,7 @@ var systemSSHConfig = "/etc/ssh/ssh_config"
 func LoadSSHConfig(path string) (*SSHConfig, error) {
 	c := &SSHConfig{}
 	if path != "" {
-		path = expandTilde(path)
+		path = userenv.ExpandTilde(path)
 		cfg, err := decodeSSHConfig(path)
 		if err != nil {
 			return nil, err
@@ -48,7 +49,7 @@ func LoadSSHConfig(path string) (*SSHConfig, error) {
 		c.files = append(c.files, sshFile{path: path, cfg: cfg})
 		return c, nil
 	}
-	if home := homeDir(); home != "" {
+	if home := userenv.Home(); home != "" {
 		p := filepath.Join(home, ".ssh", "config")
 		cfg, err := decodeSSHConfig(p)
 		switch {
@@ -167,6 +168,9 @@ type Overrides struct {
 	KnownHostsFile string // first known_hosts file; new keys are recorded there
 }
 
+// localUser is the default remote user; the dialer falls back to the same.
+func localUser() string { return userenv.Name() }
+
 // Endpoint is a fully resolved SSH destination.
 type Endpoint struct {
 	Name            string     // inventory or jump name, for messages
@@ -198,7 +202,7 @@ func (inv *Inventory) Resolve(h *Host, cfg *SSHConfig, ov Overrides) (Endpoint, 
 	if ov.Port < 0 || ov.Port > 65535 {
 		return Endpoint{}, fmt.Errorf("%s: command-line port %d out of range 1-65535", h.Name, ov.Port)
 	}
-	r := &resolver{inv: inv, cfg: cfg, ov: ov, home: homeDir(), local: localUser()}
+	r := &resolver{inv: inv, cfg: cfg, ov: ov, home: userenv.Home(), local: localUser()}
 	ep, jump, err := r.endpoint(h.Name, h, true, ov.User, ov.Port)
 	if err != nil {
 		return Endpoint{}, fmt.Errorf("%s: %w", h.Name, err)
@@ -286,12 +290,12 @@ func (r *resolver) endpoint(name string, h *Host, target bool, forceUser string,
 		if err != nil {
 			return "", fmt.Errorf("%s: %s %q: %v", where, key, p, err)
 		}
-		return expandTilde(x), nil
+		return userenv.ExpandTilde(x), nil
 	}
 
 	switch {
 	case target && r.ov.PrivateKeyFile != "":
-		ep.IdentityFiles = []string{expandTilde(r.ov.PrivateKeyFile)}
+		ep.IdentityFiles = []string{userenv.ExpandTilde(r.ov.PrivateKeyFile)}
 	case h.PrivateKeyFile != "":
 		ep.IdentityFiles = []string{h.PrivateKeyFile}
 	default:
@@ -308,7 +312,7 @@ func (r *resolver) endpoint(name string, h *Host, target bool, forceUser string,
 			}
 		}
 		if len(ep.IdentityFiles) == 0 && !target && r.ov.PrivateKeyFile != "" {
-			ep.IdentityFiles = []string{expandTilde(r.ov.PrivateKeyFile)}
+			ep.IdentityFiles = []string{userenv.ExpandTilde(r.ov.PrivateKeyFile)}
 		}
 	}
 
@@ -318,7 +322,7 @@ func (r *resolver) endpoint(name string, h *Host, target bool, forceUser string,
 		}
 	}
 	if r.ov.KnownHostsFile != "" {
-		add(expandTilde(r.ov.KnownHostsFile))
+		add(userenv.ExpandTilde(r.ov.KnownHostsFile))
 	}
 	for _, kh := range []struct{ key, def string }{
 		{"UserKnownHostsFile", "~/.ssh/known_hosts ~/.ssh/known_hosts2"},
