@@ -1,7 +1,3 @@
-// Package inventory reads Ansible inventories (YAML and INI), applies
-// Ansible's group and variable rules, selects hosts with Ansible --limit
-// patterns and resolves each host into an SSH endpoint using ssh_config.
-// It is pure: it reads files but never touches the network.
 package inventory
 
 import (
