@@ -7,6 +7,19 @@ import (
 	"testing"
 )
 
+// testResolver resolves against its own HOME with the given user
+// ssh_config and YAML inventory.
+func testResolver(t *testing.T, sshConfig, invYAML string, ov Overrides) (r *resolver, home string) {
+	t.Helper()
+	home = sshEnv(t, sshConfig, "")
+	cfg, err := LoadSSHConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := mustParse(t, "inv.yml", invYAML)
+	return &resolver{inv: inv, cfg: cfg, ov: ov, home: home, local: "me"}, home
+}
+
 func TestExpandFile(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("HOME", home)
@@ -34,21 +47,15 @@ func TestExpandFile(t *testing.T) {
 // The command line's key is every target's, but a jump's only when
 // neither the inventory nor ssh_config names one.
 func TestIdentityFiles(t *testing.T) {
-	home := sshEnv(t, `Host cfgjump
+	r, home := testResolver(t, `Host cfgjump
     IdentityFile ~/.ssh/cfg_key
 Host nonejump
     IdentityFile none
-`, "")
-	cfg, err := LoadSSHConfig("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	inv := mustParse(t, "inv.yml", `all:
+`, `all:
   hosts:
     invjump:
       ansible_ssh_private_key_file: /inv/key
-`)
-	r := &resolver{inv: inv, cfg: cfg, ov: Overrides{PrivateKeyFile: "~/cli_key"}, home: home, local: "me"}
+`, Overrides{PrivateKeyFile: "~/cli_key"})
 	cli := filepath.Join(home, "cli_key")
 	tests := []struct {
 		name   string
@@ -79,23 +86,17 @@ Host nonejump
 // ProxyCommand, from the inventory or ssh_config, is refused rather than
 // bypassed; "none" means no jump.
 func TestProxy(t *testing.T) {
-	sshEnv(t, `Host cmdhost
+	r, _ := testResolver(t, `Host cmdhost
     ProxyCommand nc %h %p
 Host jumphost
     ProxyJump bastion
-`, "")
-	cfg, err := LoadSSHConfig("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	inv := mustParse(t, "inv.yml", `all:
+`, `all:
   hosts:
     invcmd:
       ansible_ssh_common_args: -o ProxyCommand="nc %h %p"
     invnone:
       ansible_ssh_common_args: -o ProxyJump=none
-`)
-	r := &resolver{inv: inv, cfg: cfg}
+`, Overrides{})
 	tests := []struct{ host, jump, err string }{
 		{"cmdhost", "", "ProxyCommand \"nc %h %p\" is not supported"},
 		{"invcmd", "", "inv.yml:4: ProxyCommand"},
@@ -104,7 +105,7 @@ Host jumphost
 		{"plain", "", ""},
 	}
 	for _, tc := range tests {
-		h := inv.Host(tc.host)
+		h := r.inv.Host(tc.host)
 		if h == nil {
 			h = &Host{Name: tc.host}
 		}
