@@ -24,104 +24,140 @@ var (
 // are read as Python literals where possible, as Ansible does. In :vars
 // sections the value is the rest of the line after the first "=".
 func (b *builder) parseINI(data []byte) error {
-	type pending struct {
-		line   int
-		parent string // "" for a [g:vars] section
-	}
-	// References to groups not (yet) declared by [g] or [g:children].
-	undeclared := map[string]pending{}
-	var order []string
-
-	group, state := "ungrouped", "hosts"
+	p := &iniParser{b: b, group: "ungrouped", state: "hosts", undeclared: map[string]iniRef{}}
 	for i, raw := range strings.Split(string(data), "\n") {
-		n := i + 1
 		line := strings.TrimSpace(raw)
 		if line == "" || line[0] == '#' || line[0] == ';' {
 			continue
 		}
-		if line[0] == '[' && !isBracketedIPv6Host(line) {
-			m := iniSectionRe.FindStringSubmatch(line)
-			if m == nil {
-				switch {
-				case !strings.Contains(line, "]"):
-					b.errs.add(n, "invalid section header %q: missing ]", line)
-				default:
-					b.errs.add(n, "invalid section header %q: a section is [group], [group:vars] or [group:children], without spaces", line)
-				}
-				group, state = "", "skip"
-				continue
-			}
-			group, state = m[1], m[2]
-			if state == "" {
-				state = "hosts"
-			}
-			switch state {
-			case "hosts", "children":
-				g := b.group(group, n)
-				g.declared = true
-				delete(undeclared, group)
-			case "vars":
-				if g := b.groups[group]; g == nil || !g.declared {
-					if _, ok := undeclared[group]; !ok {
-						undeclared[group] = pending{line: n}
-						order = append(order, group)
-					}
-				}
-				b.group(group, n)
-			default:
-				b.errs.add(n, "section [%s:%s] has unknown type %q (want hosts, vars or children)", group, state, state)
-				group, state = "", "skip"
-			}
-			continue
-		}
-		switch state {
-		case "skip":
-			// Lines of a broken section were reported with the header.
-		case "hosts":
-			b.iniHostLine(group, line, n)
-		case "vars":
-			key, val, ok := strings.Cut(line, "=")
-			key = strings.TrimSpace(key)
-			if !ok || key == "" {
-				b.errs.add(n, "expected key=value in [%s:vars], got %q", group, line)
-				continue
-			}
-			b.groupVar(b.group(group, n), key, iniValue(strings.TrimSpace(val)), n)
-		case "children":
-			m := iniGroupNameRe.FindStringSubmatch(line)
-			if m == nil {
-				b.errs.add(n, "expected a group name in [%s:children], got %q", group, line)
-				continue
-			}
-			child := m[1]
-			if child == group {
-				b.errs.add(n, "group %q cannot be its own child", group)
-				continue
-			}
-			if g := b.groups[child]; g == nil || !g.declared {
-				if _, ok := undeclared[child]; !ok {
-					undeclared[child] = pending{line: n, parent: group}
-					order = append(order, child)
-				}
-			}
-			b.addChild(group, child, n)
-		}
+		p.line(line, i+1)
 	}
-	// Like ansible's ini plugin (INI_UNRESOLVED_REFERENCE=error, the
-	// default): a reference to a group that is never declared is an error;
-	// it is most often a typo that would drop hosts from the run.
-	for _, g := range order {
-		p, ok := undeclared[g]
+	p.reportUndeclared()
+	return b.errs.err()
+}
+
+// iniParser is the state of one parseINI run.
+type iniParser struct {
+	b     *builder
+	group string // the current section's group
+	state string // its type: "hosts", "vars", "children", or "skip" after a broken header
+
+	// References to groups not (yet) declared by [g] or [g:children], and
+	// their first-seen order.
+	undeclared map[string]iniRef
+	order      []string
+}
+
+// iniRef is where an undeclared group was first referenced.
+type iniRef struct {
+	line   int
+	parent string // "" for a [g:vars] section
+}
+
+// line handles one significant line n.
+func (p *iniParser) line(line string, n int) {
+	if line[0] == '[' && !isBracketedIPv6Host(line) {
+		p.section(line, n)
+		return
+	}
+	switch p.state {
+	case "skip":
+		// Lines of a broken section were reported with the header.
+	case "hosts":
+		p.b.iniHostLine(p.group, line, n)
+	case "vars":
+		p.varLine(line, n)
+	case "children":
+		p.childLine(line, n)
+	}
+}
+
+// section starts the section of header line n.
+func (p *iniParser) section(line string, n int) {
+	m := iniSectionRe.FindStringSubmatch(line)
+	if m == nil {
+		switch {
+		case !strings.Contains(line, "]"):
+			p.b.errs.add(n, "invalid section header %q: missing ]", line)
+		default:
+			p.b.errs.add(n, "invalid section header %q: a section is [group], [group:vars] or [group:children], without spaces", line)
+		}
+		p.group, p.state = "", "skip"
+		return
+	}
+	p.group, p.state = m[1], m[2]
+	if p.state == "" {
+		p.state = "hosts"
+	}
+	switch p.state {
+	case "hosts", "children":
+		g := p.b.group(p.group, n)
+		g.declared = true
+		delete(p.undeclared, p.group)
+	case "vars":
+		p.reference(p.group, iniRef{line: n})
+		p.b.group(p.group, n)
+	default:
+		p.b.errs.add(n, "section [%s:%s] has unknown type %q (want hosts, vars or children)", p.group, p.state, p.state)
+		p.group, p.state = "", "skip"
+	}
+}
+
+// varLine reads key=value line n of a [g:vars] section.
+func (p *iniParser) varLine(line string, n int) {
+	key, val, ok := strings.Cut(line, "=")
+	key = strings.TrimSpace(key)
+	if !ok || key == "" {
+		p.b.errs.add(n, "expected key=value in [%s:vars], got %q", p.group, line)
+		return
+	}
+	p.b.groupVar(p.b.group(p.group, n), key, iniValue(strings.TrimSpace(val)), n)
+}
+
+// childLine reads group name line n of a [g:children] section.
+func (p *iniParser) childLine(line string, n int) {
+	m := iniGroupNameRe.FindStringSubmatch(line)
+	if m == nil {
+		p.b.errs.add(n, "expected a group name in [%s:children], got %q", p.group, line)
+		return
+	}
+	child := m[1]
+	if child == p.group {
+		p.b.errs.add(n, "group %q cannot be its own child", p.group)
+		return
+	}
+	p.reference(child, iniRef{line: n, parent: p.group})
+	p.b.addChild(p.group, child, n)
+}
+
+// reference records the first reference to group name while it is not
+// declared.
+func (p *iniParser) reference(name string, ref iniRef) {
+	if g := p.b.groups[name]; g != nil && g.declared {
+		return
+	}
+	if _, ok := p.undeclared[name]; ok {
+		return
+	}
+	p.undeclared[name] = ref
+	p.order = append(p.order, name)
+}
+
+// reportUndeclared reports the groups referenced but never declared. Like
+// ansible's ini plugin (INI_UNRESOLVED_REFERENCE=error, the default), this
+// is an error: it is most often a typo that would drop hosts from the run.
+func (p *iniParser) reportUndeclared() {
+	for _, g := range p.order {
+		ref, ok := p.undeclared[g]
 		if !ok || g == "all" || g == "ungrouped" {
 			continue
 		}
-		if p.parent != "" {
-			b.errs.add(p.line, "[%s:children] includes undefined group %q (declare it with [%s])", p.parent, g, g)
+		if ref.parent != "" {
+			p.b.errs.add(ref.line, "[%s:children] includes undefined group %q (declare it with [%s])", ref.parent, g, g)
 		} else {
-			b.errs.add(p.line, "section [%s:vars] is for undefined group %q (declare it with [%s] or [%s:children])", g, g, g, g)
+			p.b.errs.add(ref.line, "section [%s:vars] is for undefined group %q (declare it with [%s] or [%s:children])", g, g, g, g)
 		}
 	}
-	return b.errs.err()
 }
 
 // isBracketedIPv6Host reports whether a host line starts with [v6addr].

@@ -5,12 +5,11 @@ import (
 	"math"
 	"net"
 	"net/url"
-	"os"
-	"os/user"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/estab/estab/internal/userenv"
 )
 
 // estabKeys are the variables estab itself reads. Any other estab_* key is
@@ -444,47 +443,6 @@ func shlexSplit(s string, comments bool) ([]string, error) {
 	return out, nil
 }
 
-// expandTilde expands a leading ~ or ~user.
-func expandTilde(p string) string {
-	if !strings.HasPrefix(p, "~") {
-		return p
-	}
-	name, rest, _ := strings.Cut(p[1:], "/")
-	var dir string
-	if name == "" {
-		dir = homeDir()
-	} else if u, err := user.Lookup(name); err == nil {
-		dir = u.HomeDir
-	}
-	if dir == "" {
-		return p
-	}
-	return filepath.Join(dir, rest)
-}
-
-func homeDir() string {
-	if h, err := os.UserHomeDir(); err == nil {
-		return h
-	}
-	if u, err := user.Current(); err == nil {
-		return u.HomeDir
-	}
-	return ""
-}
-
-// localUser is the default remote user, as for ssh(1).
-func localUser() string {
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		return u.Username
-	}
-	for _, k := range []string{"USER", "LOGNAME"} {
-		if v := os.Getenv(k); v != "" {
-			return v
-		}
-	}
-	return "root"
-}
-
 // typedFields fills h's typed fields from its merged Vars. Values were
 // checked where defined, so conversion errors cannot happen here.
 //
@@ -503,7 +461,7 @@ func (h *Host) typedFields() {
 	h.Address = str("ansible_host", "ansible_ssh_host")
 	h.User = str("ansible_user", "ansible_ssh_user")
 	if k := str("ansible_private_key_file", "ansible_ssh_private_key_file"); k != "" {
-		h.PrivateKeyFile = expandTilde(k)
+		h.PrivateKeyFile = userenv.ExpandTilde(k)
 	}
 	h.BecomeUser = str("ansible_become_user")
 	h.Peer = str("estab_peer")

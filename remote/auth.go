@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/estab/estab/internal/userenv"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 )
@@ -153,7 +154,7 @@ func (d *Dialer) planAuth(t Target) *authPlan {
 		files, explicit = defaultIdentityFiles(), false
 	}
 	for _, f := range files {
-		path := expandHome(f)
+		path := userenv.ExpandTilde(f)
 		k := d.keyFile(path)
 		if k.signer != nil {
 			add(k.signer, tilde(path)+" "+keyDesc(k.signer.PublicKey()))

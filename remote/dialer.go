@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"os/user"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/estab/estab/internal/userenv"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 )
@@ -183,7 +182,7 @@ func normalizeTarget(t Target) Target {
 		t.Port = 22
 	}
 	if t.User == "" {
-		t.User = localUser()
+		t.User = userenv.Name()
 	}
 	if len(t.Jump) > 0 {
 		jumps := make([]Target, len(t.Jump))
@@ -194,13 +193,6 @@ func normalizeTarget(t Target) Target {
 		t.Jump = jumps
 	}
 	return t
-}
-
-func localUser() string {
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		return u.Username
-	}
-	return os.Getenv("USER")
 }
 
 // chainKey identifies a bastion chain prefix: everything that shapes the

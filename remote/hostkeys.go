@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/estab/estab/internal/userenv"
 	"github.com/skeema/knownhosts"
 	"golang.org/x/crypto/ssh"
 	xknownhosts "golang.org/x/crypto/ssh/knownhosts"
@@ -54,7 +55,7 @@ func (d *Dialer) newHostKeyCheck(files []string, addr string, port int) (*hostKe
 	}
 	h := &hostKeyCheck{d: d, addr: addr, port: port, hostport: hostPort(addr, port)}
 	for _, f := range files {
-		h.files = append(h.files, expandHome(f))
+		h.files = append(h.files, userenv.ExpandTilde(f))
 	}
 	d.khMu.RLock()
 	defer d.khMu.RUnlock()
@@ -247,16 +248,6 @@ var _ ssh.PublicKey = placeholderKey{}
 
 func hostPort(addr string, port int) string {
 	return net.JoinHostPort(addr, fmt.Sprint(port))
-}
-
-// expandHome expands a leading "~/" like OpenSSH does in file options.
-func expandHome(p string) string {
-	if p == "~" || strings.HasPrefix(p, "~/") {
-		if home, err := os.UserHomeDir(); err == nil {
-			return filepath.Join(home, p[1:])
-		}
-	}
-	return p
 }
 
 // tilde shortens the home directory to "~" for messages.
