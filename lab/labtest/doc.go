@@ -13,4 +13,8 @@
 //		labtest.RequireRoot(t) // skips (or fails under CI=true) where no lab could start
 //		… fleet.Inventory, fleet.Hosts, fleet.Exec …
 //	}
+//
+// It also holds the small helpers that lab tests of every package share:
+// SyncBuffer, for the output of a process a test watches while it runs, and
+// WaitFor, which polls a condition until a timeout.
 package labtest
