@@ -2,10 +2,13 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Tests of the pure parts; they need no root.
+// Tests of the parts that need no root.
 
 func TestPickSubnets(t *testing.T) {
 	v4, v6, err := pickSubnets("lbt", nil)
@@ -282,5 +285,41 @@ func TestKnownHostsAndSSHConfig(t *testing.T) {
 		if !strings.Contains(sc, s) {
 			t.Errorf("ssh_config lacks %q:\n%s", s, sc)
 		}
+	}
+}
+
+func TestGenerateHostKeys(t *testing.T) {
+	dir := t.TempDir()
+	l := &Lab{Dir: dir, Prefix: "lbt"}
+	l.planHosts([]HostSpec{{Name: "web1"}, {Name: "web2"}, {Name: "web3"}})
+	keys := l.generateHostKeys(context.Background())
+	for i, h := range l.Hosts {
+		k := keys.wait(i)
+		if k.err != nil || len(k.paths) != len(hostKeyTypes) || !strings.HasPrefix(k.pub, "ssh-ed25519 ") {
+			t.Fatalf("%s: %+v", h.Name, k)
+		}
+		for _, p := range k.paths {
+			if filepath.Dir(p) != h.Dir {
+				t.Errorf("%s: key %s outside %s", h.Name, p, h.Dir)
+			}
+		}
+	}
+	keys.stop()
+
+	// Cancelled: every host gets the context's error, nothing is written,
+	// and stop returns.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	l = &Lab{Dir: filepath.Join(dir, "cancelled"), Prefix: "lbt"}
+	l.planHosts([]HostSpec{{Name: "web1"}, {Name: "web2"}})
+	keys = l.generateHostKeys(ctx)
+	keys.stop()
+	for i := range l.Hosts {
+		if k := keys.wait(i); !errors.Is(k.err, context.Canceled) {
+			t.Errorf("host %d after cancel: %+v", i, k)
+		}
+	}
+	if _, err := os.Stat(l.Dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a cancelled generation wrote %s: %v", l.Dir, err)
 	}
 }

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -11,9 +12,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/sync/errgroup"
 )
 
 // keyPair is a private key in OpenSSH format and its authorized_keys line.
@@ -91,6 +94,70 @@ func hostKeys(hostDir, name string) (paths []string, ed25519Pub string, err erro
 		}
 	}
 	return paths, ed25519Pub, nil
+}
+
+// hostKeyGen makes every host's folder and host keys in the background,
+// one result per host.
+type hostKeyGen struct {
+	results []chan hostKeyResult // one per host, buffered: each gets exactly one result
+	cancel  context.CancelFunc
+	done    chan struct{} // closed when every job has returned
+}
+
+type hostKeyResult struct {
+	paths []string // private keys, for sshd_config
+	pub   string   // ed25519 public key, for known_hosts
+	err   error
+}
+
+// generateHostKeys starts making the host keys of l.Hosts, by as many
+// goroutines as CPUs: RSA dominates (≈70 ms each) and more goroutines would
+// only delay the goroutine that runs ip and friends meanwhile. It does not
+// block: jobs are handed to the group from a goroutine of its own, since
+// errgroup's Go waits for a free slot.
+func (l *Lab) generateHostKeys(ctx context.Context) *hostKeyGen {
+	ctx, cancel := context.WithCancel(ctx)
+	kg := &hostKeyGen{results: make([]chan hostKeyResult, len(l.Hosts)), cancel: cancel, done: make(chan struct{})}
+	for i := range kg.results {
+		kg.results[i] = make(chan hostKeyResult, 1)
+	}
+	go func() {
+		defer close(kg.done)
+		var g errgroup.Group
+		g.SetLimit(max(1, min(runtime.GOMAXPROCS(0), len(l.Hosts))))
+		for i := range l.Hosts {
+			// Only Name and Dir are read here, which nothing else writes.
+			name, dir := l.Hosts[i].Name, l.Hosts[i].Dir
+			g.Go(func() error {
+				kg.results[i] <- makeHostKeys(ctx, dir, name)
+				return nil // a host's key error fails that host, in startHosts
+			})
+		}
+		_ = g.Wait()
+	}()
+	return kg
+}
+
+// makeHostKeys makes a host's folder and keys, unless ctx is done.
+func makeHostKeys(ctx context.Context, dir, name string) hostKeyResult {
+	if err := ctx.Err(); err != nil {
+		return hostKeyResult{err: err}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return hostKeyResult{err: err}
+	}
+	paths, pub, err := hostKeys(dir, name)
+	return hostKeyResult{paths: paths, pub: pub, err: err}
+}
+
+// wait returns host i's keys once they are made. Call it at most once per host.
+func (kg *hostKeyGen) wait(i int) hostKeyResult { return <-kg.results[i] }
+
+// stop lets the jobs not yet started skip their work and waits for the
+// running ones, so that nothing writes into a host folder after it.
+func (kg *hostKeyGen) stop() {
+	kg.cancel()
+	<-kg.done
 }
 
 // removeIfExists removes path, ignoring absence.

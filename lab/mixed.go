@@ -5,8 +5,8 @@ import (
 	"strconv"
 )
 
-// SeedRules is the ruleset of the article in seed/: loopback and SSH
-// accepted, no stateful rule yet, policy ACCEPT.
+// SeedRules is the ruleset of the how-to estab follows (the seed): loopback
+// and SSH accepted, no stateful rule yet, policy ACCEPT.
 const SeedRules = `*filter
 :INPUT ACCEPT [0:0]
 :FORWARD ACCEPT [0:0]
