@@ -3,7 +3,7 @@
 #   make test   install what the tests need, then run every test (race detector on)
 GO      ?= go
 BIN     := bin/estab
-DEBS    := openssh-server openssh-client iptables sudo curl netcat-openbsd iproute2 util-linux passwd
+DEBS    := openssh-server openssh-client iptables sudo curl netcat-openbsd iproute2 util-linux passwd shellcheck dash
 export GOFLAGS ?= -mod=readonly
 # A fresh machine has Go in /usr/local/go without it being on PATH.
 export PATH := $(PATH):/usr/local/go/bin
@@ -26,10 +26,12 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-lint:
+# gofmt, go vet, and shellcheck on every shell program estab runs on hosts.
+lint: deps
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:" $$out >&2; exit 1; fi
 	$(GO) vet ./...
+	shellcheck -s sh $$(git ls-files '*.sh' 2>/dev/null | grep /scripts/ || find . -path '*/scripts/*.sh')
 
 test: deps lint
 	$(GO) test -race -count=1 -timeout 15m ./...

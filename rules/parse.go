@@ -1,7 +1,3 @@
-// Package rules reads iptables listings and judges the stateful allow rule:
-// parsing of `iptables -S` (with or without -v counters), recognition of the
-// rule and its equivalents, and the walk of INPUT that decides whether the
-// rule is effective. Everything here is pure.
 package rules
 
 import (

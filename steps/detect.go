@@ -16,7 +16,7 @@ type Facts struct {
 	UID        string // numeric uid the shell runs as ("0" = root)
 	Iptables   string // version, e.g. "v1.8.9"; "" when iptables is missing
 	Backend    string // "nf_tables" | "legacy" | ""
-	IPv6       bool   // the host accepts IPv6 (design.md: three conditions)
+	IPv6       bool   // the host accepts IPv6 (three conditions: see IPv6Probe.Judge)
 	IPv6Reason string // why IPv6 is not accepted, when !IPv6
 	Global6    string // first global IPv6 address of the host ("" = none)
 }
@@ -110,7 +110,7 @@ type IPv6Probe struct {
 	Ip6tablesStderr string
 }
 
-// Judge applies design.md's rule: addresses present, not disabled, and
+// Judge applies the three conditions: addresses present, not disabled, and
 // ip6tables usable. Before ip6tables ran, it judges the kernel side only.
 func (p IPv6Probe) Judge() (bool, string) {
 	switch {
