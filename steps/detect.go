@@ -16,7 +16,7 @@ type Facts struct {
 	UID        string // numeric uid the shell runs as ("0" = root)
 	Iptables   string // version, e.g. "v1.8.9"; "" when iptables is missing
 	Backend    string // "nf_tables" | "legacy" | ""
-	IPv6       bool   // the host accepts IPv6 (three conditions: see IPv6Probe.Judge)
+	IPv6       bool   // the host accepts IPv6 (three conditions: see ipv6Probe.Judge)
 	IPv6Reason string // why IPv6 is not accepted, when !IPv6
 	Global6    string // first global IPv6 address of the host ("" = none)
 }
@@ -42,7 +42,7 @@ func Detect(ctx context.Context, ex remote.Executor) (Facts, error) {
 	if v.ExitCode != 0 {
 		return f, fmt.Errorf("iptables -V: %w", v.Err())
 	}
-	if f.Iptables, f.Backend, err = ParseVersion(string(v.Stdout)); err != nil {
+	if f.Iptables, f.Backend, err = parseVersion(string(v.Stdout)); err != nil {
 		return f, err
 	}
 
@@ -54,7 +54,7 @@ func Detect(ctx context.Context, ex remote.Executor) (Facts, error) {
 	if err != nil {
 		return f, err
 	}
-	probe := IPv6Probe{
+	probe := ipv6Probe{
 		IfInet6:     string(ifs.Stdout),
 		IfInet6OK:   ifs.ExitCode == 0,
 		DisableIPv6: strings.TrimSpace(string(dis.Stdout)),
@@ -69,7 +69,7 @@ func Detect(ctx context.Context, ex remote.Executor) (Facts, error) {
 		probe.Ip6tablesRan = true
 	}
 	f.IPv6, f.IPv6Reason = probe.Judge()
-	f.Global6 = GlobalIPv6(probe.IfInet6)
+	f.Global6 = globalIPv6(probe.IfInet6)
 	if !f.IPv6 && probe.Ip6tablesRan && probe.Ip6tablesExit != 3 && probe.Ip6tablesExit != 0 {
 		// Not "no IPv6": ip6tables is broken in a way we must not paper over.
 		return f, fmt.Errorf("ip6tables -S INPUT: exit %d: %s", probe.Ip6tablesExit, strings.TrimSpace(probe.Ip6tablesStderr))
@@ -83,9 +83,9 @@ func run(ctx context.Context, ex remote.Executor, argv ...string) (remote.Result
 
 var versionRe = regexp.MustCompile(`^ip6?tables v(\d+\.\d+(?:\.\d+)?)(?: \((nf_tables|legacy)\))?`)
 
-// ParseVersion reads `iptables -V` output. Versions before 1.8 print no
+// parseVersion reads `iptables -V` output. Versions before 1.8 print no
 // backend and are always legacy.
-func ParseVersion(out string) (version, backend string, err error) {
+func parseVersion(out string) (version, backend string, err error) {
 	for _, line := range strings.Split(out, "\n") {
 		m := versionRe.FindStringSubmatch(strings.TrimSpace(line))
 		if m == nil {
@@ -100,8 +100,8 @@ func ParseVersion(out string) (version, backend string, err error) {
 	return "", "", fmt.Errorf("cannot parse iptables version from %q", strings.TrimSpace(out))
 }
 
-// IPv6Probe holds the raw observations behind "does this host accept IPv6".
-type IPv6Probe struct {
+// ipv6Probe holds the raw observations behind "does this host accept IPv6".
+type ipv6Probe struct {
 	IfInet6         string // contents of /proc/net/if_inet6
 	IfInet6OK       bool   // the file could be read
 	DisableIPv6     string // net.ipv6.conf.all.disable_ipv6
@@ -112,7 +112,7 @@ type IPv6Probe struct {
 
 // Judge applies the three conditions: addresses present, not disabled, and
 // ip6tables usable. Before ip6tables ran, it judges the kernel side only.
-func (p IPv6Probe) Judge() (bool, string) {
+func (p ipv6Probe) Judge() (bool, string) {
 	switch {
 	case !p.IfInet6OK:
 		return false, "no IPv6 in kernel (/proc/net/if_inet6 missing)"
@@ -140,9 +140,9 @@ func orUnknown(s string) string {
 	return s
 }
 
-// GlobalIPv6 picks the first global-scope address from /proc/net/if_inet6
+// globalIPv6 picks the first global-scope address from /proc/net/if_inet6
 // ("addr ifindex prefixlen scope flags name", addr as 32 hex digits).
-func GlobalIPv6(ifInet6 string) string {
+func globalIPv6(ifInet6 string) string {
 	for _, line := range strings.Split(ifInet6, "\n") {
 		f := strings.Fields(line)
 		if len(f) < 6 || len(f[0]) != 32 || f[3] != "00" || f[5] == "lo" {

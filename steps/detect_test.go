@@ -16,9 +16,9 @@ func TestParseVersion(t *testing.T) {
 		{"empty", "", "", "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			v, b, err := ParseVersion(tc.out)
+			v, b, err := parseVersion(tc.out)
 			if (err != nil) != tc.wantErr || v != tc.version || b != tc.backend {
-				t.Fatalf("ParseVersion(%q) = %q, %q, %v; want %q, %q, err=%v", tc.out, v, b, err, tc.version, tc.backend, tc.wantErr)
+				t.Fatalf("parseVersion(%q) = %q, %q, %v; want %q, %q, err=%v", tc.out, v, b, err, tc.version, tc.backend, tc.wantErr)
 			}
 		})
 	}
@@ -28,20 +28,20 @@ func TestIPv6Judge(t *testing.T) {
 	const addrs = "00000000000000000000000000000001 01 80 10 80       lo\n"
 	for _, tc := range []struct {
 		name   string
-		p      IPv6Probe
+		p      ipv6Probe
 		want   bool
 		reason string
 	}{
-		{"accepted", IPv6Probe{IfInet6: addrs, IfInet6OK: true, DisableIPv6: "0", Ip6tablesRan: true}, true, ""},
-		{"kernel side only", IPv6Probe{IfInet6: addrs, IfInet6OK: true, DisableIPv6: "0"}, true, ""},
-		{"no module", IPv6Probe{}, false, "no IPv6 in kernel (/proc/net/if_inet6 missing)"},
-		{"no addresses", IPv6Probe{IfInet6OK: true, DisableIPv6: "0"}, false, "no IPv6 addresses"},
-		{"disabled", IPv6Probe{IfInet6: addrs, IfInet6OK: true, DisableIPv6: "1"}, false, "net.ipv6.conf.all.disable_ipv6 = 1"},
-		{"sysctl unreadable", IPv6Probe{IfInet6: addrs, IfInet6OK: true}, false, "net.ipv6.conf.all.disable_ipv6 = unknown"},
-		{"family unsupported", IPv6Probe{IfInet6: addrs, IfInet6OK: true, DisableIPv6: "0", Ip6tablesRan: true, Ip6tablesExit: 3,
+		{"accepted", ipv6Probe{IfInet6: addrs, IfInet6OK: true, DisableIPv6: "0", Ip6tablesRan: true}, true, ""},
+		{"kernel side only", ipv6Probe{IfInet6: addrs, IfInet6OK: true, DisableIPv6: "0"}, true, ""},
+		{"no module", ipv6Probe{}, false, "no IPv6 in kernel (/proc/net/if_inet6 missing)"},
+		{"no addresses", ipv6Probe{IfInet6OK: true, DisableIPv6: "0"}, false, "no IPv6 addresses"},
+		{"disabled", ipv6Probe{IfInet6: addrs, IfInet6OK: true, DisableIPv6: "1"}, false, "net.ipv6.conf.all.disable_ipv6 = 1"},
+		{"sysctl unreadable", ipv6Probe{IfInet6: addrs, IfInet6OK: true}, false, "net.ipv6.conf.all.disable_ipv6 = unknown"},
+		{"family unsupported", ipv6Probe{IfInet6: addrs, IfInet6OK: true, DisableIPv6: "0", Ip6tablesRan: true, Ip6tablesExit: 3,
 			Ip6tablesStderr: "ip6tables v1.8.9 (nf_tables): Could not fetch rule set generation id: Address family not supported by protocol"}, false, "ip6tables: address family not supported"},
-		{"no binary", IPv6Probe{IfInet6: addrs, IfInet6OK: true, DisableIPv6: "0", Ip6tablesRan: true, Ip6tablesExit: 127}, false, "ip6tables not installed"},
-		{"lock", IPv6Probe{IfInet6: addrs, IfInet6OK: true, DisableIPv6: "0", Ip6tablesRan: true, Ip6tablesExit: 4}, false, "ip6tables failed (exit 4)"},
+		{"no binary", ipv6Probe{IfInet6: addrs, IfInet6OK: true, DisableIPv6: "0", Ip6tablesRan: true, Ip6tablesExit: 127}, false, "ip6tables not installed"},
+		{"lock", ipv6Probe{IfInet6: addrs, IfInet6OK: true, DisableIPv6: "0", Ip6tablesRan: true, Ip6tablesExit: 4}, false, "ip6tables failed (exit 4)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, reason := tc.p.Judge()
