@@ -327,19 +327,22 @@ func (s *hostScripts) Fire(h *fakeHost, dir string) {
 	if err := s.syncOut(h); err != nil {
 		s.t.Fatal(err)
 	}
-	children, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	if err != nil {
-		s.t.Fatalf("Fire: %v", err)
-	}
+	// The sleeper writes its pid file just before it starts the sleep.
 	killed := false
-	for _, c := range strings.Fields(string(children)) {
-		if comm, _ := os.ReadFile("/proc/" + c + "/comm"); strings.TrimSpace(string(comm)) == "sleep" {
-			n, _ := strconv.Atoi(c)
-			killed = syscall.Kill(n, syscall.SIGTERM) == nil
+	for end := time.Now().Add(2 * time.Second); !killed; time.Sleep(20 * time.Millisecond) {
+		children, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+		if err != nil {
+			s.t.Fatalf("Fire: %v", err)
 		}
-	}
-	if !killed {
-		s.t.Fatalf("Fire: dead-man %d of %s sleeps in no child %q", pid, dir, children)
+		for _, c := range strings.Fields(string(children)) {
+			if comm, _ := os.ReadFile("/proc/" + c + "/comm"); strings.TrimSpace(string(comm)) == "sleep" {
+				n, _ := strconv.Atoi(c)
+				killed = syscall.Kill(n, syscall.SIGTERM) == nil
+			}
+		}
+		if !killed && time.Now().After(end) {
+			s.t.Fatalf("Fire: dead-man %d of %s sleeps in no child %q", pid, dir, children)
+		}
 	}
 	// (A claim by anyone else makes the dead-man's restore.sh stop at once.)
 	for end := time.Now().Add(5 * time.Second); !s.Exists(dir + "/restored"); {
