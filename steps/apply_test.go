@@ -22,10 +22,10 @@ var lab = Host{Name: "h1", Address: "198.18.0.10", Peer: "http://198.18.0.1:8080
 	Probe: func(context.Context) (func(), error) { return func() {}, nil }}
 
 // apply runs the procedure on the fake host, with the safety net's
-// commands emulated (installed after any override the test set).
+// scripts run for real (after any override the test set).
 func apply(t *testing.T, h *fakeHost, host Host, o Options) (result.Host, *remote.Fake) {
 	t.Helper()
-	h.emulateSafety()
+	h.realSafety(t)
 	ex := h.executor()
 	return Apply(context.Background(), ex, host, o), ex
 }
@@ -348,7 +348,7 @@ func TestApplyInterruptBeforeProbeRollsBack(t *testing.T) {
 	// The interrupt arrives while the host is changed and unconfirmed.
 	host.Knock = func(context.Context, string, string) string { cancel(); return "timeout" }
 	host.BlockedPort = 9090
-	h.emulateSafety()
+	h.realSafety(t)
 	r := Apply(ctx, h.executor(), host, Options{})
 	if probed || r.Status != "failed" || r.ErrorKind != "interrupted" || !fam(r, "ipv4").RolledBack {
 		t.Fatalf("probed %v status %s kind %s family %+v", probed, r.Status, r.ErrorKind, fam(r, "ipv4"))
@@ -363,7 +363,7 @@ func TestApplyInterruptAfterProbeCompletes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	host := lab
 	host.Probe = func(context.Context) (func(), error) { cancel(); return func() {}, nil }
-	h.emulateSafety()
+	h.realSafety(t)
 	r := Apply(ctx, h.executor(), host, Options{})
 	if r.Status != "changed" || fam(r, "ipv4").Saved == "" {
 		t.Fatalf("status %s family %+v error %q", r.Status, fam(r, "ipv4"), r.Error)

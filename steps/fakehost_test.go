@@ -23,6 +23,8 @@ type fakeHost struct {
 	// override answers a command before the emulation (nil = emulate).
 	override func(argv []string) (remote.Result, bool)
 	peerDown bool
+	// scripts runs the safety net's scripts (after override), nil = none.
+	scripts *hostScripts
 }
 
 type fakeTable struct {
@@ -46,11 +48,16 @@ func newFakeHost(v4 ...string) *fakeHost {
 }
 
 func (h *fakeHost) executor() *remote.Fake {
-	return &remote.Fake{Host: "fake", Handle: func(argv []string, _ []byte) remote.Result {
+	return &remote.Fake{Host: "fake", Handle: func(argv []string, stdin []byte) remote.Result {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		if h.override != nil {
 			if r, ok := h.override(argv); ok {
+				return r
+			}
+		}
+		if h.scripts != nil {
+			if r, ok := h.scripts.handle(h, argv, stdin); ok {
 				return r
 			}
 		}

@@ -431,15 +431,44 @@ func TestLocalSnapshotFiles(t *testing.T) {
 	}
 }
 
+// pid1 answers "cat /proc/1/comm" with comm and runs the rest on ex, so
+// that Arm takes the mechanism a test means to test, whatever this
+// machine's PID 1 is.
+type pid1 struct {
+	remote.Executor
+	comm string
+}
+
+func (p pid1) Run(ctx context.Context, c remote.Command) (remote.Result, error) {
+	if strings.Join(c.Argv, " ") == "cat /proc/1/comm" {
+		return remote.Result{Argv: c.Argv, Stdout: []byte(p.comm + "\n")}, nil
+	}
+	return p.Executor.Run(ctx, c)
+}
+
+// needTools skips t when a command is missing here, and fails it instead
+// under CI=true, where a missing tool must not pass as a skipped test.
+func needTools(t *testing.T, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if _, err := exec.LookPath(n); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is needed (CI=true): %v", n, err)
+			}
+			t.Skipf("no %s here: %v", n, err)
+		}
+	}
+}
+
 // TestLocalDeadman arms real setsid dead-men on this machine, on
 // snapshots without any family (their restore only writes the marker).
+// PID 1 is answered as "init", so the setsid path runs here even on a
+// systemd machine.
 func TestLocalDeadman(t *testing.T) {
-	if _, err := exec.LookPath("setsid"); err != nil {
-		t.Skip("no setsid here")
-	}
+	needTools(t, "setsid", "dash", "bash")
 	localRoot(t)
 	ctx := context.Background()
-	ex := localExec{t}
+	ex := pid1{localExec{t}, "init"}
 	arm := func(run string) (Snapshot, Deadman) {
 		snap, err := TakeSnapshot(ctx, ex, run, nil, nil)
 		if err != nil {
@@ -454,7 +483,7 @@ func TestLocalDeadman(t *testing.T) {
 		}
 		t.Cleanup(func() { Disarm(ctx, ex, d) })
 		if d.Mechanism != DeadmanSetsid {
-			t.Skipf("mechanism %s here", d.Mechanism) // never on a systemd machine from a unit test
+			t.Fatalf("mechanism %s, want %s", d.Mechanism, DeadmanSetsid)
 		}
 		return snap, d
 	}
@@ -506,5 +535,73 @@ func TestLocalDeadman(t *testing.T) {
 	}
 	if b, err := os.ReadFile("/proc/" + strconv.Itoa(other.Process.Pid) + "/stat"); err != nil || strings.Contains(string(b), ") Z ") {
 		t.Errorf("the other process was killed: %v", err)
+	}
+}
+
+// TestLocalDeadmanSystemd arms real systemd-run dead-men (transient
+// timers) on this machine, on snapshots without any family: one fires,
+// one is disarmed. It needs systemd as PID 1 and root, properties of the
+// machine rather than missing tools, so it skips without them even in CI.
+func TestLocalDeadmanSystemd(t *testing.T) {
+	if b, _ := os.ReadFile("/proc/1/comm"); strings.TrimSpace(string(b)) != "systemd" {
+		t.Skipf("PID 1 here is %q, not systemd: the systemd-run dead-man cannot run", strings.TrimSpace(string(b)))
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("the systemd-run dead-man needs root (transient units of the system manager)")
+	}
+	needTools(t, "systemd-run", "systemctl")
+	localRoot(t)
+	ctx := context.Background()
+	ex := localExec{t}
+	run := NewRunID()
+	arm := func(name string) (Snapshot, Deadman) {
+		snap, err := TakeSnapshot(ctx, ex, run+"-"+name, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := Arm(ctx, ex, snap, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { Disarm(ctx, ex, d) })
+		if d.Mechanism != DeadmanSystemd || d.ID != "estab-rollback-"+snap.RunID {
+			t.Fatalf("dead-man %+v, want the systemd-run timer estab-rollback-%s", d, snap.RunID)
+		}
+		return snap, d
+	}
+	active := func(d Deadman) bool {
+		out, _ := exec.Command("systemctl", "is-active", d.ID+".timer").Output()
+		return strings.TrimSpace(string(out)) == "active"
+	}
+	fired, dFired := arm("fires")
+	disarmed, dDisarmed := arm("disarmed")
+	if !active(dDisarmed) {
+		t.Fatal("timer of the dead-man to disarm not active")
+	}
+	if err := Disarm(ctx, ex, dDisarmed); err != nil {
+		t.Fatal(err)
+	}
+	if active(dDisarmed) {
+		t.Error("timer active after Disarm")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := os.Stat(fired.Dir + "/restored"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the dead-man did not fire")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if b, _ := os.ReadFile(fired.Dir + "/restored"); !strings.Contains(string(b), "by=deadman status=ok") {
+		t.Errorf("marker %q", b)
+	}
+	if err := Disarm(ctx, ex, dFired); !errors.Is(err, ErrRolledBack) {
+		t.Errorf("Disarm after firing: %v", err)
+	}
+	time.Sleep(1500 * time.Millisecond) // past the disarmed one's deadline
+	if _, err := os.Stat(disarmed.Dir + "/restored"); err == nil {
+		t.Error("a disarmed dead-man restored")
 	}
 }

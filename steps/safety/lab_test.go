@@ -218,17 +218,6 @@ func sshdSessions(t *testing.T, l *elab.Lab, host string) []machineProc {
 	return out
 }
 
-func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	end := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("after %v: %s", within, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func TestLabSnapshotRestore(t *testing.T) {
 	l := needStepsLab(t)
 	t.Parallel()
@@ -339,7 +328,7 @@ func TestLabDeadmanFiresAfterSessionEnd(t *testing.T) {
 	}
 	c.Close()
 	d.Close()
-	waitUntil(t, 1500*time.Millisecond, "the sshd session processes did not end", func() bool { return len(sshdSessions(t, l, host)) == 0 })
+	labtest.WaitFor(t, 1500*time.Millisecond, func() bool { return len(sshdSessions(t, l, host)) == 0 }, "the end of the sshd session processes")
 	// (On a machine too slow to look before the deadline, the restore
 	// below proves the same: a dead sleeper restores nothing.)
 	if time.Since(armedAt) < 1800*time.Millisecond {
@@ -348,10 +337,10 @@ func TestLabDeadmanFiresAfterSessionEnd(t *testing.T) {
 		}
 	}
 
-	waitUntil(t, 5*time.Second, "the dead-man did not restore the snapshot", func() bool {
+	labtest.WaitFor(t, 5*time.Second, func() bool {
 		_, err := l.Exec(context.Background(), host, "test", "-f", snap.Dir+"/restored")
 		return err == nil
-	})
+	}, "the dead-man's restore of the snapshot (its restored marker)")
 	t.Logf("restored %v after arming", time.Since(armedAt).Round(10*time.Millisecond))
 	if m := labExec(t, l, host, "cat", snap.Dir+"/restored"); !strings.Contains(m, "by=deadman status=ok") {
 		t.Errorf("restored marker = %q", m)
@@ -382,7 +371,7 @@ func TestLabDeadmanFiresAfterSessionEnd(t *testing.T) {
 	if err := Cleanup(ctx, c2, snap); err != nil {
 		t.Error(err)
 	}
-	waitUntil(t, time.Second, "dead-man processes left", func() bool { return len(deadmanProcs(t, dm)) == 0 })
+	labtest.WaitFor(t, time.Second, func() bool { return len(deadmanProcs(t, dm)) == 0 }, "the end of every dead-man process")
 }
 
 func TestLabArmDisarm(t *testing.T) {
@@ -614,16 +603,16 @@ func TestLabDeadmanSurvivesRunnerKill(t *testing.T) {
 	}
 	cmd.Process.Kill() // SIGKILL: no Close, no FIN from a graceful shutdown of the shell
 	cmd.Wait()
-	waitUntil(t, 1500*time.Millisecond, "the sshd session of the killed runner did not end", func() bool { return len(sshdSessions(t, l, host)) == 0 })
+	labtest.WaitFor(t, 1500*time.Millisecond, func() bool { return len(sshdSessions(t, l, host)) == 0 }, "the end of the killed runner's sshd session")
 	if time.Since(armedAt) < 1800*time.Millisecond {
 		if ps := deadmanProcs(t, dm); len(ps) != 2 {
 			t.Fatalf("after the runner died the dead-man's processes are %+v", ps)
 		}
 	}
-	waitUntil(t, 5*time.Second, "the host did not restore itself", func() bool {
+	labtest.WaitFor(t, 5*time.Second, func() bool {
 		_, err := l.Exec(context.Background(), host, "test", "-f", dm.Dir+"/restored")
 		return err == nil
-	})
+	}, "the host's own restore by its dead-man (the restored marker)")
 	if m := labExec(t, l, host, "cat", dm.Dir+"/restored"); !strings.Contains(m, "by=deadman status=ok") {
 		t.Errorf("restored marker = %q", m)
 	}
@@ -633,7 +622,7 @@ func TestLabDeadmanSurvivesRunnerKill(t *testing.T) {
 	if got := labSave(t, l, host, rules.IPv6); got != before6 {
 		t.Errorf("ip6tables-save after the dead-man:\n%s\nwant:\n%s", got, before6)
 	}
-	waitUntil(t, time.Second, "dead-man processes left", func() bool { return len(deadmanProcs(t, dm)) == 0 })
+	labtest.WaitFor(t, time.Second, func() bool { return len(deadmanProcs(t, dm)) == 0 }, "the end of every dead-man process")
 }
 
 // deadmanRunnerHelper is the runner of TestLabDeadmanSurvivesRunnerKill: it
