@@ -47,9 +47,9 @@ func (d Deadman) String() string {
 	return fmt.Sprintf("%s %s, fires %s", d.Mechanism, what, d.Deadline.UTC().Format(time.RFC3339))
 }
 
-// DecideDeadman picks the mechanism from the host's PID 1 name
+// decideDeadman picks the mechanism from the host's PID 1 name
 // (/proc/1/comm) and the exit status of `systemd-run --version`.
-func DecideDeadman(pid1Comm string, systemdRunExit int) string {
+func decideDeadman(pid1Comm string, systemdRunExit int) string {
 	if strings.TrimSpace(pid1Comm) == "systemd" && systemdRunExit == 0 {
 		return DeadmanSystemd
 	}
@@ -79,7 +79,7 @@ func Arm(ctx context.Context, ex remote.Executor, snap Snapshot, after time.Dura
 		}
 		sdExit = v.ExitCode
 	}
-	mech := DecideDeadman(string(comm.Stdout), sdExit)
+	mech := decideDeadman(string(comm.Stdout), sdExit)
 	unit := "estab-rollback-" + snap.RunID
 	r, err := mustRun(ctx, ex, "arm "+mech, "sh", "-c", armScript, "sh", snap.Dir, mech, strconv.FormatInt(secs, 10), unit, sleeperScript)
 	if err != nil {

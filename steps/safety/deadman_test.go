@@ -228,8 +228,8 @@ func TestDecideDeadman(t *testing.T) {
 		{"systemd\n", 0, DeadmanSystemd}, {"systemd", 127, DeadmanSetsid}, {"init", 0, DeadmanSetsid},
 		{"sh", 0, DeadmanSetsid}, {"", -1, DeadmanSetsid}, {"systemd-journal", 0, DeadmanSetsid},
 	} {
-		if got := DecideDeadman(tc.comm, tc.exit); got != tc.want {
-			t.Errorf("DecideDeadman(%q, %d) = %s, want %s", tc.comm, tc.exit, got, tc.want)
+		if got := decideDeadman(tc.comm, tc.exit); got != tc.want {
+			t.Errorf("decideDeadman(%q, %d) = %s, want %s", tc.comm, tc.exit, got, tc.want)
 		}
 	}
 }
@@ -333,8 +333,8 @@ func TestSameAsSnapshot(t *testing.T) {
 		{"nat only before, nat gone", nat, emptyFilter, false},
 		{"filter before, empty now", filter, emptyFilter, false},
 	} {
-		if got := SameAsSnapshot(tc.snap, tc.now); got != tc.want {
-			t.Errorf("%s: SameAsSnapshot = %v", tc.name, got)
+		if got := sameAsSnapshot(tc.snap, tc.now); got != tc.want {
+			t.Errorf("%s: sameAsSnapshot = %v", tc.name, got)
 		}
 	}
 }

@@ -351,7 +351,7 @@ func TestLabDeadmanFiresAfterSessionEnd(t *testing.T) {
 	// The host had no filter table: with nft at hand the restore removes
 	// the one made since, else an empty one with ACCEPT policies stays.
 	got := labSave(t, l, host, rules.IPv4)
-	if _, err := exec.LookPath("nft"); err == nil && got != before4 || !SameAsSnapshot(before4, got) {
+	if _, err := exec.LookPath("nft"); err == nil && got != before4 || !sameAsSnapshot(before4, got) {
 		t.Errorf("iptables-save after the dead-man:\n%s\nwant:\n%s", got, before4)
 	}
 	if s := labExec(t, l, host, "iptables", "-S", "INPUT"); !strings.Contains(s, "-P INPUT ACCEPT") || strings.Contains(s, "conntrack") {

@@ -22,8 +22,8 @@ const (
 	PersistArch      = "arch"                 // /etc/iptables/iptables.rules|ip6tables.rules
 )
 
-// ErrNoPersistence is Save's error when the host has no mechanism.
-var ErrNoPersistence = errors.New("not persisted: no persistence mechanism found")
+// errNoPersistence is Save's error when the host has no mechanism.
+var errNoPersistence = errors.New("not persisted: no persistence mechanism found")
 
 // Persistence says how a host keeps its rules across reboots.
 type Persistence struct {
@@ -76,7 +76,7 @@ var persistProbes = []string{
 }
 
 // DetectPersistence reads /etc/os-release and what exists on the host and
-// decides with DecidePersistence.
+// decides with decidePersistence.
 func DetectPersistence(ctx context.Context, ex remote.Executor) (Persistence, error) {
 	osr, err := mustRun(ctx, ex, "detect persistence", "sh", "-c", osReleaseScript, "sh")
 	if err != nil {
@@ -92,11 +92,11 @@ func DetectPersistence(ctx context.Context, ex remote.Executor) (Persistence, er
 			exists[line] = true
 		}
 	}
-	return DecidePersistence(string(osr.Stdout), exists), nil
+	return decidePersistence(string(osr.Stdout), exists), nil
 }
 
-// ParseOSRelease returns ID and the words of ID_LIKE, lower case.
-func ParseOSRelease(s string) (id string, like []string) {
+// parseOSRelease returns ID and the words of ID_LIKE, lower case.
+func parseOSRelease(s string) (id string, like []string) {
 	for _, line := range strings.Split(s, "\n") {
 		k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
 		if !ok {
@@ -132,13 +132,13 @@ func osFamily(id string, like []string) string {
 	return ""
 }
 
-// DecidePersistence picks the mechanism from os-release (ID, then ID_LIKE)
+// decidePersistence picks the mechanism from os-release (ID, then ID_LIKE)
 // first and only then from what exists: a host may show folders of other
 // distributions (the lab's Debian hosts see an empty /etc/sysconfig, its
 // RHEL hosts an empty /etc/iptables). exists holds the paths of
 // persistProbes that exist on the host.
-func DecidePersistence(osRelease string, exists map[string]bool) Persistence {
-	id, like := ParseOSRelease(osRelease)
+func decidePersistence(osRelease string, exists map[string]bool) Persistence {
+	id, like := parseOSRelease(osRelease)
 	debian := func() Persistence {
 		p := Persistence{Files: map[string]string{"ipv4": "/etc/iptables/rules.v4", "ipv6": "/etc/iptables/rules.v6"}, OS: id}
 		switch {
@@ -223,7 +223,7 @@ func DecidePersistence(osRelease string, exists map[string]bool) Persistence {
 // does not read the files back for the caller: call VerifySaved.
 func Save(ctx context.Context, ex remote.Executor, p Persistence, families []rules.Family) (map[string]string, error) {
 	if p.Mechanism == "" {
-		return nil, ErrNoPersistence
+		return nil, errNoPersistence
 	}
 	for _, f := range families {
 		if err := checkFamily(f); err != nil {
@@ -261,7 +261,7 @@ func Save(ctx context.Context, ex remote.Executor, p Persistence, families []rul
 			if err != nil {
 				return saved, fmt.Errorf("save %s: %w", f.Name, err)
 			}
-			if r.ExitCode == 0 && CheckSaved(string(r.Stdout)) == nil {
+			if r.ExitCode == 0 && checkSaved(string(r.Stdout)) == nil {
 				saved[f.Name] = file
 				continue
 			}
@@ -278,7 +278,7 @@ func Save(ctx context.Context, ex remote.Executor, p Persistence, families []rul
 // stateful rule in the filter table's INPUT, effective (not shadowed).
 func VerifySaved(ctx context.Context, ex remote.Executor, p Persistence, families []rules.Family) error {
 	if p.Mechanism == "" {
-		return ErrNoPersistence
+		return errNoPersistence
 	}
 	for _, f := range families {
 		file := p.Files[f.Name]
@@ -289,16 +289,16 @@ func VerifySaved(ctx context.Context, ex remote.Executor, p Persistence, familie
 		if err != nil {
 			return err
 		}
-		if err := CheckSaved(string(r.Stdout)); err != nil {
+		if err := checkSaved(string(r.Stdout)); err != nil {
 			return fmt.Errorf("verify saved %s: %s: %w", f.Name, file, err)
 		}
 	}
 	return nil
 }
 
-// CheckSaved judges a saved ruleset (iptables-save format): the filter
+// checkSaved judges a saved ruleset (iptables-save format): the filter
 // table's INPUT must have the stateful rule before anything that decides.
-func CheckSaved(save string) error {
+func checkSaved(save string) error {
 	rs, err := rules.ParseSaveTable(save, "filter")
 	if err != nil {
 		return err

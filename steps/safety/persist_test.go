@@ -96,19 +96,19 @@ func TestDecidePersistence(t *testing.T) {
 			map[string]string{"ipv4": "/etc/iptables/iptables.rules", "ipv6": "/etc/iptables/ip6tables.rules"}, nil, nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := DecidePersistence(tc.os, tc.exists)
+			p := decidePersistence(tc.os, tc.exists)
 			if p.Mechanism != tc.mech || !reflect.DeepEqual(p.Files, tc.files) || !slices.Equal(p.Command, tc.command) ||
 				!reflect.DeepEqual(p.FamilyCommand, tc.famCmd) || (p.Note != "") != tc.note {
-				t.Errorf("DecidePersistence = %+v", p)
+				t.Errorf("decidePersistence = %+v", p)
 			}
 		})
 	}
 }
 
 func TestParseOSRelease(t *testing.T) {
-	id, like := ParseOSRelease("# comment\nID='Rocky'\n ID_LIKE = \"rhel  centos fedora\"\nVERSION_ID=9\n")
+	id, like := parseOSRelease("# comment\nID='Rocky'\n ID_LIKE = \"rhel  centos fedora\"\nVERSION_ID=9\n")
 	if id != "rocky" || !slices.Equal(like, []string{"rhel", "centos", "fedora"}) {
-		t.Errorf("ParseOSRelease = %q %q", id, like)
+		t.Errorf("parseOSRelease = %q %q", id, like)
 	}
 }
 
@@ -152,9 +152,9 @@ func TestCheckSaved(t *testing.T) {
 		{"through a user chain", head + ":ufw-before-input - [0:0]\n-A INPUT -j ufw-before-input\n-A ufw-before-input -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\nCOMMIT\n", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := CheckSaved(tc.save)
+			err := checkSaved(tc.save)
 			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
-				t.Errorf("CheckSaved = %v, want %q", err, tc.wantErr)
+				t.Errorf("checkSaved = %v, want %q", err, tc.wantErr)
 			}
 		})
 	}
@@ -165,7 +165,7 @@ func TestSaveArgv(t *testing.T) {
 	fams := []rules.Family{rules.IPv4, rules.IPv6}
 	okAll := func([]string, []byte) remote.Result { return remote.Result{} }
 
-	deb := DecidePersistence(osDebian, has("/etc/iptables"))
+	deb := decidePersistence(osDebian, has("/etc/iptables"))
 	f := &remote.Fake{Handle: okAll}
 	saved, err := Save(ctx, f, deb, fams)
 	if err != nil {
@@ -203,7 +203,7 @@ func TestSaveArgv(t *testing.T) {
 			return remote.Result{}
 		}
 	}
-	nfp := DecidePersistence(osDebian, has("/etc/iptables", netfilterPersistentBin, netfilterPersistentV4))
+	nfp := decidePersistence(osDebian, has("/etc/iptables", netfilterPersistentBin, netfilterPersistentV4))
 	f = &remote.Fake{Handle: tool(map[string]string{"/etc/iptables/rules.v4": withRule, "/etc/iptables/rules.v6": withRule})}
 	saved, err = Save(ctx, f, nfp, fams)
 	wantArgv := []string{netfilterPersistentBin + " save", "cat -- /etc/iptables/rules.v4", "cat -- /etc/iptables/rules.v6"}
@@ -219,7 +219,7 @@ func TestSaveArgv(t *testing.T) {
 	// RHEL with iptables.init for rules.IPv4 only: the init script saves IPv4
 	// (here it saves nothing, as on an nf_tables host: estab writes it),
 	// estab writes rules.IPv6.
-	rhel := DecidePersistence(osRocky, has("/etc/sysconfig", rhelInit4))
+	rhel := decidePersistence(osRocky, has("/etc/sysconfig", rhelInit4))
 	f = &remote.Fake{Handle: tool(map[string]string{"/etc/sysconfig/iptables": "# empty\n"})}
 	saved, err = Save(ctx, f, rhel, fams)
 	if err != nil {
@@ -239,7 +239,7 @@ func TestSaveArgv(t *testing.T) {
 	checkArgvShapes(t, f.Commands())
 
 	f = &remote.Fake{Handle: okAll}
-	if _, err := Save(ctx, f, Persistence{}, fams); !errors.Is(err, ErrNoPersistence) || len(f.Argvs()) != 0 {
+	if _, err := Save(ctx, f, Persistence{}, fams); !errors.Is(err, errNoPersistence) || len(f.Argvs()) != 0 {
 		t.Errorf("no mechanism: %v %q", err, f.Argvs())
 	}
 	f = &remote.Fake{Handle: func([]string, []byte) remote.Result {
@@ -260,7 +260,7 @@ func TestVerifySaved(t *testing.T) {
 		"cat -- /etc/iptables/rules.v4": {Stdout: []byte(good)},
 		"cat -- /etc/iptables/rules.v6": {Stdout: []byte("*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n")},
 	}
-	deb := DecidePersistence(osDebian, has("/etc/iptables"))
+	deb := decidePersistence(osDebian, has("/etc/iptables"))
 	ctx := context.Background()
 	if err := VerifySaved(ctx, &remote.Fake{Results: files}, deb, []rules.Family{rules.IPv4}); err != nil {
 		t.Error(err)
@@ -272,7 +272,7 @@ func TestVerifySaved(t *testing.T) {
 	if err := VerifySaved(ctx, &remote.Fake{}, deb, []rules.Family{rules.IPv4}); err == nil {
 		t.Error("missing file accepted") // Fake: exit 127
 	}
-	if err := VerifySaved(ctx, &remote.Fake{}, Persistence{}, []rules.Family{rules.IPv4}); !errors.Is(err, ErrNoPersistence) {
+	if err := VerifySaved(ctx, &remote.Fake{}, Persistence{}, []rules.Family{rules.IPv4}); !errors.Is(err, errNoPersistence) {
 		t.Errorf("no mechanism: %v", err)
 	}
 }
@@ -312,7 +312,7 @@ func TestLocalWriteSave(t *testing.T) {
 	if b, _ := os.ReadFile(newFile); string(b) != content || mode(newFile) != 0o640 {
 		t.Errorf("new file %q mode %v", b, mode(newFile))
 	}
-	if err := CheckSaved(content); err != nil {
+	if err := checkSaved(content); err != nil {
 		t.Error(err)
 	}
 

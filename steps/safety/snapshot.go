@@ -203,7 +203,7 @@ func Verify(ctx context.Context, ex remote.Executor, snap Snapshot) error {
 		if err != nil {
 			return err
 		}
-		if !SameAsSnapshot(string(want.Stdout), string(now.Stdout)) {
+		if !sameAsSnapshot(string(want.Stdout), string(now.Stdout)) {
 			problems = append(problems, fmt.Sprintf("%s differs from the snapshot:\n%s", f.Save, rules.SaveDiff(f.Save, string(want.Stdout), string(now.Stdout))))
 		}
 	}
@@ -228,12 +228,12 @@ func Verify(ctx context.Context, ex remote.Executor, snap Snapshot) error {
 // table: the same in effect as none.
 const emptyFilter = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"
 
-// SameAsSnapshot says whether a *-save output now is the snapshot's
+// sameAsSnapshot says whether a *-save output now is the snapshot's
 // (NormalizeSave: counters and comments aside). A snapshot without a
 // filter table also matches the empty filter table with ACCEPT policies
 // that the restore leaves where it cannot remove the table (legacy
 // backend, no nft command).
-func SameAsSnapshot(snapshot, now string) bool {
+func sameAsSnapshot(snapshot, now string) bool {
 	if rules.NormalizeSave(snapshot) == rules.NormalizeSave(now) {
 		return true
 	}
