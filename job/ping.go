@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 	"time"
 
 	"github.com/estab/estab/fleet"
@@ -14,17 +12,28 @@ import (
 	"github.com/estab/estab/steps"
 )
 
-// Ping connects to every host (at most forks at a time) and reports what
-// estab would find there: reachability, auth, sudo, iptables, IPv6.
-func Ping(ctx context.Context, d *remote.Dialer, hosts []Host, forks int) []result.Ping {
-	return fleet.Run(ctx, len(hosts), forks,
+// PingOptions are the switches of one `estab ping` run.
+type PingOptions struct {
+	Forks int // hosts worked on in parallel; 0 = DefaultForks
+}
+
+// Ping connects to every host of c (at most o.Forks at a time) and reports
+// what estab would find there: reachability, auth, sudo, iptables, IPv6.
+// An error means nothing was contacted, as for Apply.
+func Ping(ctx context.Context, c Connection, o PingOptions) ([]result.Ping, error) {
+	hosts, d, err := c.open()
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return fleet.Run(ctx, len(hosts), o.Forks,
 		func(ctx context.Context, i int) result.Ping { return pingOne(ctx, d, hosts[i]) },
 		func(i int, err error) result.Ping {
 			return result.Ping{Host: hosts[i].Inv.Name, Address: addr(hosts[i].Target), ErrorKind: "not-started", Error: "not started: " + err.Error()}
-		})
+		}), nil
 }
 
-func pingOne(ctx context.Context, d *remote.Dialer, h Host) result.Ping {
+func pingOne(ctx context.Context, d *remote.Dialer, h host) result.Ping {
 	r := result.Ping{Host: h.Inv.Name, Address: addr(h.Target)}
 	start := time.Now()
 	conn, err := d.Connect(ctx, h.Target)
@@ -93,11 +102,4 @@ func failed(r result.Ping, err error) result.Ping {
 		r.ErrorKind = "detect"
 	}
 	return r
-}
-
-func addr(t remote.Target) string {
-	if t.Port == 0 || t.Port == 22 {
-		return t.Address
-	}
-	return net.JoinHostPort(t.Address, strconv.Itoa(t.Port))
 }
