@@ -73,7 +73,7 @@ func completeLimit(c *cobra.Command, _ []string, toComplete string) ([]cobra.Com
 	}
 	inv, err := inventory.Load(path)
 	if err != nil {
-		cobra.CompDebugln(err.Error(), true)
+		cobra.CompDebugln(err.Error(), false) // shown with BASH_COMP_DEBUG_FILE
 		return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
 	}
 	prefix := toComplete[:strings.LastIndexAny(toComplete, ":,")+1]

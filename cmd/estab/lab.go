@@ -15,7 +15,6 @@ func newLabCmd() *cobra.Command {
 		Short: "start or stop a local fleet of real test hosts (root): lab up | lab down",
 		Long: `Start or stop a local fleet of real test hosts on this machine (root): each host is a
 network namespace with its own netfilter tables and its own OpenSSH sshd.`,
-		RunE: needSubcommand,
 	}
 	c.AddCommand(newLabUpCmd(), newLabDownCmd(), newLabPeerCmd())
 	return c

@@ -2,13 +2,14 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
 
-func newRootCmd() *cobra.Command {
+func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "estab",
 		Short: "roll the ESTABLISHED,RELATED allow rule out to a fleet over SSH",
@@ -18,19 +19,36 @@ func newRootCmd() *cobra.Command {
 out over SSH to every host of an Ansible inventory, the careful way, in parallel.
 Every host ends confirmed and saved, or exactly as before.`,
 		Version:       version(),
-		RunE:          needSubcommand,
 		SilenceErrors: true, // run reports errors, with the usage where it helps
 		SilenceUsage:  true,
 	}
 	// No -v: Ansible users read it as verbose.
 	root.Flags().Bool("version", false, "print estab's version and commit")
 	root.SetVersionTemplate("{{.Name}} {{.Version}}\n")
+	// Before the completion command, which keeps the writer it finds.
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	root.AddCommand(newApplyCmd(), newPingCmd(), newLabCmd())
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
 	strictHelp(root)
-	plainBools(root)
+	walk(root, func(c *cobra.Command) {
+		plainBools(c)
+		// A command that only groups others (estab, lab, completion):
+		// without a command it is a usage error, not help and exit 0.
+		if c.HasSubCommands() && !c.Runnable() {
+			c.RunE = needSubcommand
+		}
+	})
 	return root
+}
+
+func walk(c *cobra.Command, f func(*cobra.Command)) {
+	f(c)
+	for _, sub := range c.Commands() {
+		walk(sub, f)
+	}
 }
 
 // plainBool hides pflag's IsBoolFlag, so that help lists a switch as
@@ -45,9 +63,6 @@ func plainBools(c *cobra.Command) {
 			f.Value = plainBool{f.Value}
 		}
 	})
-	for _, sub := range c.Commands() {
-		plainBools(sub)
-	}
 }
 
 // strictHelp makes "estab help NOSUCH" a usage error (exit 2) instead of

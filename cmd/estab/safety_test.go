@@ -126,17 +126,30 @@ func TestRunnerKilledHostRestoresItself(t *testing.T) {
 
 func TestInterruptLeavesEveryHostSavedOrAsBefore(t *testing.T) {
 	l := needLab(t)
-	var names []string
+	var names, watch []string
 	before := map[string]string{}
 	for _, h := range l.Hosts {
 		if strings.HasPrefix(h.Name, "fl") {
 			names = append(names, h.Name)
 			before[h.Name] = hostState(t, l, h.Name)
+			if n, _ := statefulCount(t, l, h.Name, "iptables"); n == 0 {
+				watch = append(watch, h.Name)
+			}
 		}
 	}
 	cmd, out := estabChild(t, []string{"ESTAB_TEST_PAUSE_BEFORE_PROBE=1s"},
 		applyArgs(t, l, labInventory(t, l, nil), "--limit", "fl*", "--forks", "4", "--output", "json")...)
-	time.Sleep(2500 * time.Millisecond)
+	// Ctrl-C once the first host holds the new rule: hosts are then in
+	// flight (changed, not yet confirmed) and, with 4 forks, most have not
+	// started.
+	waitFor(t, "the first change on an fl host", 30*time.Second, func() bool {
+		for _, name := range watch {
+			if n, _ := statefulCount(t, l, name, "iptables"); n > 0 {
+				return true
+			}
+		}
+		return false
+	})
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
