@@ -22,39 +22,78 @@ const knockTimeout = 3 * time.Second
 
 // ApplyOptions are the switches of one `estab apply` run.
 type ApplyOptions struct {
-	Forks        int
-	ProbeTimeout time.Duration // for the second connection after the change (default 20s)
-	Steps        steps.Options
+	Forks int // hosts worked on in parallel; 0 = DefaultForks
+
+	Check        bool   // detect, list, check only: report would-insert / would-move, change nothing
+	Diff         bool   // keep a unified diff of *-save before/after per family
+	DefaultDeny  bool   // set -P INPUT DROP when loopback and SSH are allowed first
+	NoReorder    bool   // report a shadowed rule instead of moving it
+	ZeroCounters bool   // -Z INPUT before the traffic test
+	Force        bool   // change hosts whose firewall a manager (ufw, firewalld) owns
+	Family       string // auto | ipv4 | ipv6; "" = auto
+
+	RollbackAfter time.Duration // dead-man delay; 0 = DefaultRollbackAfter
+	ProbeTimeout  time.Duration // for the second connection after the change; 0 = DefaultProbeTimeout
+	NoSave        bool          // skip the persistent save on purpose
+
+	// PauseBeforeProbe is a test-only pause point between the confirmed
+	// change and the probe, to kill the runner there.
+	PauseBeforeProbe time.Duration
 }
 
 // DefaultProbeTimeout bounds the fresh-connection probe.
 const DefaultProbeTimeout = 20 * time.Second
 
+// DefaultRollbackAfter is the dead-man delay when none is given.
+const DefaultRollbackAfter = steps.DefaultRollbackAfter
+
 // Apply runs the rollout (or, with o.Check, the read-only check) on every
-// host, at most o.Forks at a time, and returns one result per host in
+// host of c, at most o.Forks at a time, and returns one result per host in
 // inventory order. An unreachable host never stops the others. Once ctx is
 // done no new host starts; hosts in flight finish their current step, then
-// complete or restore.
-func Apply(ctx context.Context, d *remote.Dialer, hosts []Host, o ApplyOptions) []result.Host {
-	if o.Steps.RunID == "" {
-		o.Steps.RunID = NewRunID()
+// complete or restore. An error means nothing was contacted: the inventory,
+// the limit, ssh_config or the become password is wrong.
+func Apply(ctx context.Context, c Connection, o ApplyOptions) ([]result.Host, error) {
+	hosts, d, err := c.open()
+	if err != nil {
+		return nil, err
 	}
+	defer d.Close()
 	if o.ProbeTimeout <= 0 {
 		o.ProbeTimeout = DefaultProbeTimeout
 	}
+	so := o.steps(safety.NewRunID())
 	return fleet.Run(ctx, len(hosts), o.Forks,
-		func(ctx context.Context, i int) result.Host { return applyOne(ctx, d, hosts[i], o) },
+		func(ctx context.Context, i int) result.Host { return applyOne(ctx, d, hosts[i], so, o.ProbeTimeout) },
 		func(i int, err error) result.Host {
-			r := result.NewHost(hosts[i].Inv.Name, addr(hosts[i].Target), o.Steps.RunID)
+			r := result.NewHost(hosts[i].Inv.Name, addr(hosts[i].Target), so.RunID)
 			r.Status, r.ErrorKind, r.Error = result.StatusSkipped, result.KindNotStarted, "not started: "+err.Error()
 			return r
-		})
+		}), nil
 }
 
-// NewRunID names one run: the snapshot folder and the dead-man on each host.
-func NewRunID() string { return safety.NewRunID() }
+// steps maps the options to the per-host procedure's.
+func (o ApplyOptions) steps(runID string) steps.Options {
+	fam := o.Family
+	if fam == "" {
+		fam = "auto"
+	}
+	return steps.Options{
+		Check:            o.Check,
+		Diff:             o.Diff,
+		DefaultDeny:      o.DefaultDeny,
+		NoReorder:        o.NoReorder,
+		ZeroCounters:     o.ZeroCounters,
+		Force:            o.Force,
+		Families:         fam,
+		RunID:            runID,
+		RollbackAfter:    o.RollbackAfter,
+		NoSave:           o.NoSave,
+		PauseBeforeProbe: o.PauseBeforeProbe,
+	}
+}
 
-func applyOne(ctx context.Context, d *remote.Dialer, h Host, o ApplyOptions) result.Host {
+func applyOne(ctx context.Context, d *remote.Dialer, h host, o steps.Options, probeTimeout time.Duration) result.Host {
 	start := time.Now()
 	conn, err := d.Connect(ctx, h.Target)
 	if err != nil {
@@ -65,7 +104,7 @@ func applyOne(ctx context.Context, d *remote.Dialer, h Host, o ApplyOptions) res
 		case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 			status, kind = result.StatusSkipped, result.KindInterrupted // nothing was changed
 		}
-		r := result.NewHost(h.Inv.Name, addr(h.Target), o.Steps.RunID)
+		r := result.NewHost(h.Inv.Name, addr(h.Target), o.RunID)
 		r.Status, r.ErrorKind, r.Error, r.Duration = status, kind, err.Error(), time.Since(start)
 		return r
 	}
@@ -86,9 +125,9 @@ func applyOne(ctx context.Context, d *remote.Dialer, h Host, o ApplyOptions) res
 		return d.Knock(ctx, h.Target, network, address)
 	}
 	sh.Probe = func(ctx context.Context) (func(), error) {
-		return probe(ctx, d, h.Target, o.ProbeTimeout)
+		return probe(ctx, d, h.Target, probeTimeout)
 	}
-	r := steps.Apply(ctx, conn, sh, o.Steps)
+	r := steps.Apply(ctx, conn, sh, o)
 	r.Duration = time.Since(start)
 	return r
 }

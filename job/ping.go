@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 	"time"
 
 	"github.com/estab/estab/fleet"
@@ -14,17 +12,28 @@ import (
 	"github.com/estab/estab/steps"
 )
 
-// Ping connects to every host (at most forks at a time) and reports what
-// estab would find there: reachability, auth, sudo, iptables, IPv6.
-func Ping(ctx context.Context, d *remote.Dialer, hosts []Host, forks int) []result.Ping {
-	return fleet.Run(ctx, len(hosts), forks,
-		func(ctx context.Context, i int) result.Ping { return pingOne(ctx, d, hosts[i]) },
-		func(i int, err error) result.Ping {
-			return result.Ping{Host: hosts[i].Inv.Name, Address: addr(hosts[i].Target), ErrorKind: "not-started", Error: "not started: " + err.Error()}
-		})
+// PingOptions are the switches of one `estab ping` run.
+type PingOptions struct {
+	Forks int // hosts worked on in parallel; 0 = DefaultForks
 }
 
-func pingOne(ctx context.Context, d *remote.Dialer, h Host) result.Ping {
+// Ping connects to every host of c (at most o.Forks at a time) and reports
+// what estab would find there: reachability, auth, sudo, iptables, IPv6.
+// An error means nothing was contacted, as for Apply.
+func Ping(ctx context.Context, c Connection, o PingOptions) ([]result.Ping, error) {
+	hosts, d, err := c.open()
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return fleet.Run(ctx, len(hosts), o.Forks,
+		func(ctx context.Context, i int) result.Ping { return pingOne(ctx, d, hosts[i]) },
+		func(i int, err error) result.Ping {
+			return result.Ping{Host: hosts[i].Inv.Name, Address: addr(hosts[i].Target), ErrorKind: result.KindNotStarted, Error: "not started: " + err.Error()}
+		}), nil
+}
+
+func pingOne(ctx context.Context, d *remote.Dialer, h host) result.Ping {
 	r := result.Ping{Host: h.Inv.Name, Address: addr(h.Target)}
 	start := time.Now()
 	conn, err := d.Connect(ctx, h.Target)
@@ -78,7 +87,7 @@ func pingOne(ctx context.Context, d *remote.Dialer, h Host) result.Ping {
 	if facts.IPv6 {
 		r.IPv6 = "yes"
 	} else {
-		r.IPv6 = "no (" + facts.IPv6Reason + ")"
+		r.IPv6, r.IPv6Reason = "no", facts.IPv6Reason
 	}
 	return r
 }
@@ -88,16 +97,9 @@ func failed(r result.Ping, err error) result.Ping {
 	if k := remote.KindOf(err); k != 0 {
 		r.ErrorKind = result.ErrorKind(k.String())
 	} else if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		r.ErrorKind = "interrupted"
+		r.ErrorKind = result.KindInterrupted
 	} else {
-		r.ErrorKind = "detect"
+		r.ErrorKind = result.KindDetect
 	}
 	return r
-}
-
-func addr(t remote.Target) string {
-	if t.Port == 0 || t.Port == 22 {
-		return t.Address
-	}
-	return net.JoinHostPort(t.Address, strconv.Itoa(t.Port))
 }

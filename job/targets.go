@@ -1,54 +1,122 @@
-// Package job wires one command's run: it resolves the inventory into SSH
-// targets, fans out over the fleet, runs the per-host steps through remote
-// executors and returns plain results for the report.
 package job
 
 import (
+	"errors"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/estab/estab/fleet"
 	"github.com/estab/estab/inventory"
 	"github.com/estab/estab/remote"
 )
 
-// Host is one selected inventory host with its resolved SSH target.
-type Host struct {
+// DefaultForks is how many hosts are worked on in parallel by default.
+const DefaultForks = fleet.DefaultForks
+
+// DefaultConnectTimeout bounds each SSH hop (TCP, key exchange, auth); it
+// is remote's default for a zero timeout.
+const DefaultConnectTimeout = 10 * time.Second
+
+// Connection says which hosts of which inventory a run reaches, and how.
+// Zero values mean "not given": the inventory, ssh_config or the defaults
+// decide.
+type Connection struct {
+	Inventory string // path
+	Limit     string // Ansible --limit pattern; "" = all
+	SSHConfig string // path; "" = ~/.ssh/config
+
+	// For every host, over inventory and ssh_config.
+	User       string
+	Port       int
+	PrivateKey string // path
+	KnownHosts string // first known_hosts file; accept-new records there
+
+	ConnectTimeout    time.Duration // per SSH hop; 0 = DefaultConnectTimeout
+	AcceptNewHostKeys bool          // OpenSSH's StrictHostKeyChecking=accept-new
+
+	// The sudo password comes from BecomePasswordFile (trailing newline
+	// dropped) or else from BecomePassword, which is called once, after
+	// the inventory has been checked: an inventory error never waits for
+	// a prompt. Neither set: sudo -n.
+	BecomePasswordFile string
+	BecomePassword     func() ([]byte, error)
+
+	// Passphrase is asked once per encrypted key file; nil = skip them.
+	Passphrase func(keyFile string) ([]byte, error)
+}
+
+// host is one selected inventory host with its resolved SSH target.
+type host struct {
 	Inv    *inventory.Host
 	Target remote.Target
 }
 
-// Selection says which inventory, which hosts and how to reach them.
-type Selection struct {
-	Inventory string // path
-	Limit     string // Ansible --limit pattern; "" = all
-	SSHConfig string // path; "" = ~/.ssh/config
-	Overrides inventory.Overrides
+// open checks everything that can be checked before any connection
+// (inventory syntax and keys, the limit pattern, ssh_config, the become
+// password) and returns the hosts and the dialer to reach them. An error
+// here means no host was touched.
+func (c Connection) open() ([]host, *remote.Dialer, error) {
+	hosts, err := c.resolve()
+	if err != nil {
+		return nil, nil, err
+	}
+	pw, err := c.becomePassword()
+	if err != nil {
+		return nil, nil, err
+	}
+	return hosts, remote.NewDialer(remote.Options{
+		ConnectTimeout:    c.ConnectTimeout,
+		AcceptNewHostKeys: c.AcceptNewHostKeys,
+		BecomePassword:    pw,
+		Passphrase:        c.Passphrase,
+	}), nil
 }
 
-// Resolve loads and checks everything that can be checked before any
-// connection: inventory syntax and keys, the limit pattern, ssh_config.
-// Any error here means no host was touched.
-func Resolve(sel Selection) ([]Host, error) {
-	inv, err := inventory.Load(sel.Inventory)
+func (c Connection) resolve() ([]host, error) {
+	if c.Inventory == "" {
+		return nil, errors.New("no inventory file given")
+	}
+	inv, err := inventory.Load(c.Inventory)
 	if err != nil {
 		return nil, err
 	}
-	picked, err := inv.Select(sel.Limit)
+	picked, err := inv.Select(c.Limit)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := inventory.LoadSSHConfig(sel.SSHConfig)
+	cfg, err := inventory.LoadSSHConfig(c.SSHConfig)
 	if err != nil {
 		return nil, err
 	}
-	hosts := make([]Host, 0, len(picked))
+	over := inventory.Overrides{User: c.User, Port: c.Port, PrivateKeyFile: c.PrivateKey, KnownHostsFile: c.KnownHosts}
+	hosts := make([]host, 0, len(picked))
 	for _, h := range picked {
-		ep, err := inv.Resolve(h, cfg, sel.Overrides)
+		ep, err := inv.Resolve(h, cfg, over)
 		if err != nil {
 			return nil, err
 		}
 		t := targetOf(ep)
 		t.Become, t.BecomeUser = h.Become, h.BecomeUser
-		hosts = append(hosts, Host{Inv: h, Target: t})
+		hosts = append(hosts, host{Inv: h, Target: t})
 	}
 	return hosts, nil
+}
+
+func (c Connection) becomePassword() ([]byte, error) {
+	switch {
+	case c.BecomePasswordFile != "":
+		b, err := os.ReadFile(c.BecomePasswordFile)
+		if err != nil {
+			return nil, err
+		}
+		return []byte(strings.TrimRight(string(b), "\r\n")), nil
+	case c.BecomePassword != nil:
+		return c.BecomePassword()
+	}
+	return nil, nil
 }
 
 func targetOf(ep inventory.Endpoint) remote.Target {
@@ -64,4 +132,13 @@ func targetOf(ep inventory.Endpoint) remote.Target {
 		t.Jump = append(t.Jump, targetOf(j))
 	}
 	return t
+}
+
+// addr is the address as dialed, for results and messages: host, or
+// host:port when the port is not 22.
+func addr(t remote.Target) string {
+	if t.Port == 0 || t.Port == 22 {
+		return t.Address
+	}
+	return net.JoinHostPort(t.Address, strconv.Itoa(t.Port))
 }

@@ -19,7 +19,7 @@ func PingTable(w io.Writer, rows []result.Ping) error {
 		}
 		cells = append(cells, []string{
 			r.Host, dash(r.Address), yesNo(r.Reachable), dash(r.Auth), dash(r.Sudo),
-			dash(r.Iptables), dash(r.Backend), dash(r.IPv6), ms(r.Connect), ms(r.RTT), dash(r.Error),
+			dash(r.Iptables), dash(r.Backend), ipv6(r), ms(r.Connect), ms(r.RTT), dash(r.Error),
 		})
 	}
 	if err := writeTable(w, header, cells); err != nil {
@@ -62,4 +62,12 @@ func ms(d time.Duration) string {
 		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
 	}
 	return d.Round(time.Millisecond).String()
+}
+
+// ipv6 keeps the reason readable in the table: "no (no IPv6 addresses)".
+func ipv6(r result.Ping) string {
+	if r.IPv6Reason != "" {
+		return r.IPv6 + " (" + r.IPv6Reason + ")"
+	}
+	return dash(r.IPv6)
 }

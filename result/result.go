@@ -36,6 +36,7 @@ const (
 	KindSession        ErrorKind = "session"
 	KindInterrupted    ErrorKind = "interrupted" // Ctrl-C: nothing was changed, or the change was rolled back
 	KindNotStarted     ErrorKind = "not-started" // the run stopped before this host started
+	KindDetect         ErrorKind = "detect"      // ping: the host answered but detection failed
 )
 
 // Action is what the run did (or, with --check, would do) to the rule.
@@ -79,18 +80,19 @@ const (
 
 // Ping is what `estab ping` learned about one host.
 type Ping struct {
-	Host      string        `json:"host"`
-	Address   string        `json:"address"`
-	Reachable bool          `json:"reachable"`
-	Auth      string        `json:"auth"`               // ok | failed | "" (not reached)
-	Sudo      string        `json:"sudo"`               // root | ok | needs password | denied | failed | not root | ""
-	Iptables  string        `json:"iptables,omitempty"` // version, e.g. v1.8.9
-	Backend   string        `json:"backend,omitempty"`  // nf_tables | legacy
-	IPv6      string        `json:"ipv6"`               // yes | no (reason) | ""
-	Connect   time.Duration `json:"connect_ns"`         // dial + key exchange + auth + shell start
-	RTT       time.Duration `json:"rtt_ns"`             // one round trip through the host's shell
-	ErrorKind ErrorKind     `json:"error_kind,omitempty"`
-	Error     string        `json:"error,omitempty"`
+	Host       string        `json:"host"`
+	Address    string        `json:"address"`
+	Reachable  bool          `json:"reachable"`
+	Auth       string        `json:"auth"`                  // ok | failed | "" (not reached)
+	Sudo       string        `json:"sudo"`                  // root | ok | needs password | denied | failed | not root | ""
+	Iptables   string        `json:"iptables,omitempty"`    // version, e.g. v1.8.9
+	Backend    string        `json:"backend,omitempty"`     // nf_tables | legacy
+	IPv6       string        `json:"ipv6"`                  // yes | no | "" (not reached)
+	IPv6Reason string        `json:"ipv6_reason,omitempty"` // why no
+	Connect    time.Duration `json:"connect_ns"`            // dial + key exchange + auth + shell start
+	RTT        time.Duration `json:"rtt_ns"`                // one round trip through the host's shell
+	ErrorKind  ErrorKind     `json:"error_kind,omitempty"`
+	Error      string        `json:"error,omitempty"`
 }
 
 // OK reports whether the host is fully usable by estab.

@@ -1,115 +1,96 @@
 package main
 
 import (
-	"flag"
 	"fmt"
-	"io"
-	"os"
 	"strings"
-	"time"
 
-	"github.com/estab/estab/fleet"
+	"github.com/spf13/cobra"
+
 	"github.com/estab/estab/inventory"
 	"github.com/estab/estab/job"
-	"github.com/estab/estab/remote"
 )
 
-// connFlags are the flags every command that reaches hosts shares.
+// connFlags are the flags every command that reaches hosts shares: they map
+// onto job.Connection and the fork count.
 type connFlags struct {
-	inventory, limit, sshConfig, knownHosts string
-	user, privateKey                        string
-	port, forks                             int
-	timeout                                 time.Duration
-	acceptNew, askBecomePass                bool
-	becomePassFile                          string
+	conn          job.Connection
+	forks         int
+	output        string
+	askBecomePass bool
 }
 
-func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("estab "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
+// register adds the shared flags to c in the README's order.
+func (f *connFlags) register(c *cobra.Command) {
+	fs := c.Flags()
+	fs.SortFlags = false
+	o := &f.conn
+	fs.StringVarP(&o.Inventory, "inventory", "i", "", "Ansible inventory `file` (YAML or INI)")
+	fs.StringVarP(&o.Limit, "limit", "l", "", "Ansible host `pattern`: names, groups, globs, a:b, a,b, !x, &y")
+	fs.IntVarP(&f.forks, "forks", "f", job.DefaultForks, "hosts worked on in parallel")
+	fs.StringVar(&f.output, "output", "table", "output `format`: table or json")
+	fs.StringVar(&o.SSHConfig, "ssh-config", "", "ssh_config `file` (default ~/.ssh/config)")
+	fs.StringVar(&o.KnownHosts, "known-hosts", "", "extra known_hosts `file`, consulted first; --accept-new-host-keys records here")
+	fs.BoolVar(&o.AcceptNewHostKeys, "accept-new-host-keys", false, "record unknown host keys (OpenSSH accept-new); changed keys are always refused")
+	fs.StringVarP(&o.User, "user", "u", "", "remote `user` for every host (overrides inventory and ssh_config)")
+	fs.IntVar(&o.Port, "port", 0, "SSH `port` for every host (overrides inventory and ssh_config)")
+	fs.StringVar(&o.PrivateKey, "private-key", "", "private key `file` for every host (overrides inventory and ssh_config)")
+	fs.DurationVar(&o.ConnectTimeout, "timeout", job.DefaultConnectTimeout, "connect timeout per SSH hop (dial, key exchange, auth)")
+	fs.BoolVarP(&f.askBecomePass, "ask-become-pass", "K", false, "prompt once for the sudo password (fed to sudo -S on stdin)")
+	fs.StringVar(&o.BecomePasswordFile, "become-password-file", "", "read the sudo password from `file` (instead of --ask-become-pass)")
+
+	_ = c.MarkFlagRequired("inventory")
+	c.MarkFlagsMutuallyExclusive("ask-become-pass", "become-password-file")
+	_ = c.RegisterFlagCompletionFunc("limit", completeLimit)
+	_ = c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json"}, cobra.ShellCompDirectiveNoFileComp))
 }
 
-func (c *connFlags) register(fs *flag.FlagSet) {
-	str := func(p *string, names, def, help string) {
-		for _, n := range strings.Split(names, ",") {
-			fs.StringVar(p, n, def, help)
-		}
-	}
-	str(&c.inventory, "i,inventory", "", "Ansible inventory `file` (YAML or INI)")
-	str(&c.limit, "l,limit", "", "Ansible host `pattern`: names, groups, globs, a:b, a,b, !x, &y")
-	str(&c.sshConfig, "ssh-config", "", "ssh_config `file` (default ~/.ssh/config)")
-	str(&c.knownHosts, "known-hosts", "", "extra known_hosts `file`, consulted first; --accept-new-host-keys records here")
-	str(&c.user, "u,user", "", "remote `user` for every host (overrides inventory and ssh_config)")
-	str(&c.privateKey, "private-key", "", "private key `file` for every host (overrides inventory and ssh_config)")
-	str(&c.becomePassFile, "become-password-file", "", "read the sudo password from `file` (instead of --ask-become-pass)")
-	fs.IntVar(&c.port, "port", 0, "SSH `port` for every host (overrides inventory and ssh_config)")
-	fs.IntVar(&c.forks, "forks", fleet.DefaultForks, "hosts worked on in parallel")
-	fs.IntVar(&c.forks, "f", fleet.DefaultForks, "short for --forks")
-	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "connect timeout per SSH hop (dial, key exchange, auth)")
-	fs.BoolVar(&c.acceptNew, "accept-new-host-keys", false, "record unknown host keys (OpenSSH accept-new); changed keys are always refused")
-	fs.BoolVar(&c.askBecomePass, "ask-become-pass", false, "prompt once for the sudo password (fed to sudo -S on stdin)")
-	fs.BoolVar(&c.askBecomePass, "K", false, "short for --ask-become-pass")
-}
-
-// connect checks everything that can be checked before any connection
-// (flags, inventory, limit, ssh_config, become password) and returns the
-// hosts and the dialer to reach them. Any error here is exit 2.
-func (c *connFlags) connect() ([]job.Host, *remote.Dialer, error) {
-	sel, err := c.selection()
-	if err != nil {
-		return nil, nil, err
-	}
-	hosts, err := job.Resolve(sel)
-	if err != nil {
-		return nil, nil, err
-	}
-	opts, err := c.dialOptions()
-	if err != nil {
-		return nil, nil, err
-	}
-	return hosts, remote.NewDialer(opts), nil
-}
-
-func (c *connFlags) selection() (job.Selection, error) {
-	if c.inventory == "" {
-		return job.Selection{}, fmt.Errorf("-i INVENTORY is required")
-	}
-	if c.forks < 1 {
-		return job.Selection{}, fmt.Errorf("--forks must be at least 1")
-	}
-	if c.port < 0 || c.port > 65535 {
-		return job.Selection{}, fmt.Errorf("--port %d out of range", c.port)
-	}
-	return job.Selection{
-		Inventory: c.inventory,
-		Limit:     c.limit,
-		SSHConfig: c.sshConfig,
-		Overrides: inventory.Overrides{User: c.user, Port: c.port, PrivateKeyFile: c.privateKey, KnownHostsFile: c.knownHosts},
-	}, nil
-}
-
-func (c *connFlags) dialOptions() (remote.Options, error) {
-	o := remote.Options{
-		ConnectTimeout:    c.timeout,
-		AcceptNewHostKeys: c.acceptNew,
-		Passphrase:        promptPassphrase,
-	}
+// connection checks the shared flags and returns what job needs; the sudo
+// password prompt (terminal I/O) is handed over as a function, so that job
+// asks only once the inventory is known to be good.
+func (f *connFlags) connection() (job.Connection, error) {
 	switch {
-	case c.becomePassFile != "" && c.askBecomePass:
-		return o, fmt.Errorf("--ask-become-pass and --become-password-file exclude each other")
-	case c.becomePassFile != "":
-		b, err := os.ReadFile(c.becomePassFile)
-		if err != nil {
-			return o, err
-		}
-		o.BecomePassword = []byte(strings.TrimRight(string(b), "\r\n"))
-	case c.askBecomePass:
-		p, err := promptSecret("BECOME password: ")
-		if err != nil {
-			return o, err
-		}
-		o.BecomePassword = p
+	case f.forks < 1:
+		return f.conn, fmt.Errorf("--forks must be at least 1")
+	case f.conn.Port < 0 || f.conn.Port > 65535:
+		return f.conn, fmt.Errorf("--port %d out of range", f.conn.Port)
+	case f.output != "table" && f.output != "json":
+		return f.conn, fmt.Errorf("--output must be table or json, not %q", f.output)
 	}
-	return o, nil
+	c := f.conn
+	c.Passphrase = promptPassphrase
+	if f.askBecomePass {
+		c.BecomePassword = func() ([]byte, error) { return promptSecret("BECOME password: ") }
+	}
+	return c, nil
+}
+
+// completeLimit offers the host and group names of the inventory given
+// with -i, after any part of the pattern already typed ("web:d" → "web:db1").
+func completeLimit(c *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	path, _ := c.Flags().GetString("inventory")
+	if path == "" {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	inv, err := inventory.Load(path)
+	if err != nil {
+		cobra.CompDebugln(err.Error(), false) // shown with BASH_COMP_DEBUG_FILE
+		return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
+	}
+	prefix := toComplete[:strings.LastIndexAny(toComplete, ":,")+1]
+	if rest := toComplete[len(prefix):]; strings.HasPrefix(rest, "!") || strings.HasPrefix(rest, "&") {
+		prefix += rest[:1]
+	}
+	var out []cobra.Completion
+	add := func(name string) {
+		if strings.HasPrefix(prefix+name, toComplete) {
+			out = append(out, prefix+name)
+		}
+	}
+	for _, g := range inv.Groups() {
+		add(g.Name)
+	}
+	for _, h := range inv.Hosts() {
+		add(h.Name)
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
 }

@@ -1,15 +1,18 @@
 // Command estab rolls the stateful ESTABLISHED,RELATED allow rule out to a
 // fleet over SSH. main only wires arguments, standard streams and signals;
-// each subcommand maps its flags to options of the packages that do the work.
+// each subcommand maps its flags to the option structs of package job.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/spf13/cobra"
 )
 
 // Exit statuses, documented in the README.
@@ -40,33 +43,40 @@ func main() {
 	os.Exit(code)
 }
 
-const usage = `usage: estab <command> [flags]
+// exitCode is what a command returns once it has reported its outcome
+// itself; any other error from the command line is a usage error.
+type exitCode int
 
-commands:
-  apply  roll the ESTABLISHED,RELATED allow rule out to every inventory host (--check: report only)
-  ping   connect to every inventory host and report reachability, auth, sudo, iptables, IPv6
-  lab    start or stop a local fleet of real test hosts (root): lab up | lab down
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
-Run "estab <command> -h" for the flags of a command.
-`
-
+// run is main without the process: the tests' entry point.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return exitUsage
-	}
-	switch args[0] {
-	case "ping":
-		return runPing(ctx, args[1:], stdout, stderr)
-	case "apply":
-		return runApply(ctx, args[1:], stdout, stderr)
-	case "lab":
-		return runLab(ctx, args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, usage)
+	root := newRootCmd(stdin, stdout, stderr)
+	root.SetArgs(args)
+	c, err := root.ExecuteContextC(ctx)
+	var code exitCode
+	switch {
+	case err == nil:
 		return exitOK
+	case errors.As(err, &code):
+		return int(code)
 	default:
-		fmt.Fprintf(stderr, "estab: unknown command %q\n%s", args[0], usage)
+		// Unknown commands and flags, bad or missing arguments.
+		fmt.Fprintf(stderr, "estab: %v\n%s", err, c.UsageString())
 		return exitUsage
 	}
+}
+
+// usageErr reports a wrong value that the flag parser could not catch.
+func usageErr(stderr io.Writer, format string, a ...any) error {
+	fmt.Fprintf(stderr, "estab: "+format+"\n", a...)
+	return exitCode(exitUsage)
+}
+
+// needSubcommand is the action of a command that only groups others.
+func needSubcommand(c *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return errors.New("missing command")
+	}
+	return fmt.Errorf("unknown command %q for %q", args[0], c.CommandPath())
 }

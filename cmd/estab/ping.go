@@ -1,53 +1,51 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
+
+	"github.com/spf13/cobra"
 
 	"github.com/estab/estab/job"
 	"github.com/estab/estab/report"
 )
 
-func runPing(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("ping", stderr)
-	var c connFlags
-	c.register(fs)
-	output := fs.String("output", "table", "output `format`: table or json")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+func newPingCmd() *cobra.Command {
+	var f connFlags
+	c := &cobra.Command{
+		Use:   "ping -i INVENTORY [flags]",
+		Short: "connect to every inventory host and report reachability, auth, sudo, iptables, IPv6",
+		Long: `Connect to every selected host of an Ansible inventory in parallel, like ansible -m ping,
+and print one row per host: reachable, auth, sudo, iptables version and backend, IPv6, connect
+time and one round trip through the host's open shell. Nothing on the host changes.`,
+		Example: "  estab ping -i hosts.yaml\n  estab ping -i hosts -l 'web*:&prod' -K",
+		Args:    cobra.NoArgs,
 	}
-	if fs.NArg() > 0 {
-		return usageErr(stderr, "unexpected argument %q", fs.Arg(0))
-	}
-	if *output != "table" && *output != "json" {
-		return usageErr(stderr, "--output must be table or json, not %q", *output)
-	}
-	hosts, d, err := c.connect()
-	if err != nil {
-		return usageErr(stderr, "%v", err)
-	}
-	defer d.Close()
-
-	rows := job.Ping(ctx, d, hosts, c.forks)
-	if *output == "json" {
-		err = report.PingJSON(stdout, rows)
-	} else {
-		err = report.PingTable(stdout, rows)
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "estab:", err)
-		return exitHostsFailed
-	}
-	for _, r := range rows {
-		if !r.OK() {
-			return exitHostsFailed
+	f.register(c)
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		stdout, stderr := c.OutOrStdout(), c.ErrOrStderr()
+		conn, err := f.connection()
+		if err != nil {
+			return usageErr(stderr, "%v", err)
 		}
+		rows, err := job.Ping(c.Context(), conn, job.PingOptions{Forks: f.forks})
+		if err != nil {
+			return usageErr(stderr, "%v", err)
+		}
+		if f.output == "json" {
+			err = report.PingJSON(stdout, rows)
+		} else {
+			err = report.PingTable(stdout, rows)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "estab:", err)
+			return exitCode(exitHostsFailed)
+		}
+		for _, r := range rows {
+			if !r.OK() {
+				return exitCode(exitHostsFailed)
+			}
+		}
+		return nil
 	}
-	return exitOK
-}
-
-func usageErr(stderr io.Writer, format string, a ...any) int {
-	fmt.Fprintf(stderr, "estab: "+format+"\n", a...)
-	return exitUsage
+	return c
 }
