@@ -9,12 +9,12 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/estab/estab/lab"
+	"github.com/estab/estab/lab/labtest"
 )
 
 // hostState is what "exactly as before" compares: the live rulesets
@@ -93,35 +93,23 @@ func applyArgs(t *testing.T, l *lab.Lab, inv string, extra ...string) []string {
 		"--become-password-file", pw}, extra...)
 }
 
-func waitFor(t *testing.T, what string, limit time.Duration, ok func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !ok() {
-		if time.Since(start) > limit {
-			t.Fatalf("%s: not within %s", what, limit)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return time.Since(start)
-}
-
 func TestRunnerKilledHostRestoresItself(t *testing.T) {
 	l := needLab(t)
 	before := hostState(t, l, "killme")
 	cmd, out := estabChild(t, []string{"ESTAB_TEST_PAUSE_BEFORE_PROBE=60s"},
 		applyArgs(t, l, labInventory(t, l, nil), "--limit", "killme", "--rollback-after", "10s", "--probe-timeout", "3s")...)
 	// Changed and unconfirmed: the pause point holds estab before the probe.
-	waitFor(t, "the change on killme", 20*time.Second, func() bool {
+	labtest.WaitFor(t, 20*time.Second, func() bool {
 		n, _ := statefulCount(t, l, "killme", "iptables")
 		return n == 1
-	})
+	}, "the change on killme")
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()
-	took := waitFor(t, "the dead-man restore on killme", 20*time.Second, func() bool {
+	took := labtest.WaitFor(t, 20*time.Second, func() bool {
 		return hostState(t, l, "killme") == before
-	})
+	}, "the dead-man restore on killme")
 	t.Logf("killme restored itself %s after estab was killed (--rollback-after 10s); estab said:\n%s", took, out)
 }
 
@@ -145,7 +133,7 @@ func TestInterruptLeavesEveryHostSavedOrAsBefore(t *testing.T) {
 	// first round was done) holds the rule unconfirmed: the first poll that
 	// sees it finds it at the pause point before the probe. Every outcome
 	// is then on the fleet: saved, in flight, not started.
-	waitFor(t, "a second-round fl host changed and unconfirmed", 30*time.Second, func() bool {
+	labtest.WaitFor(t, 30*time.Second, func() bool {
 		for _, name := range watch[forks:] {
 			b, _ := l.Exec(context.Background(), name, "sh", "-c", "iptables -S INPUT; echo ==file==; cat /etc/iptables/rules.v4")
 			live, file, _ := strings.Cut(string(b), "==file==")
@@ -154,7 +142,7 @@ func TestInterruptLeavesEveryHostSavedOrAsBefore(t *testing.T) {
 			}
 		}
 		return false
-	})
+	}, "a second-round fl host changed and unconfirmed")
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -213,13 +201,13 @@ func TestAskBecomePassOnATerminal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out labtest.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	waitFor(t, "the BECOME password prompt", 15*time.Second, func() bool { return strings.Contains(out.String(), "BECOME password: ") })
+	labtest.WaitFor(t, 15*time.Second, func() bool { return strings.Contains(out.String(), "BECOME password: ") }, "the BECOME password prompt")
 	if _, err := stdin.Write([]byte(l.BecomePassword + "\n")); err != nil {
 		t.Fatal(err)
 	}
@@ -240,22 +228,4 @@ func TestAskBecomePassOnATerminal(t *testing.T) {
 			t.Errorf("%s: sudo %q error %q", h.Host, h.Sudo, h.Error)
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe to read while a process writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
