@@ -170,26 +170,82 @@ func FuzzParse(f *testing.F) {
 }
 
 func TestDenyReady(t *testing.T) {
+	const lo, ssh = "-A INPUT -i lo -j ACCEPT\n", "-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n"
 	for _, tc := range []struct {
 		name, listing string
 		lo, ssh       bool
 	}{
-		{"seed", "-A INPUT -i lo -j ACCEPT\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n", true, true},
+		{"seed", lo + ssh, true, true},
 		{"empty", "-P INPUT ACCEPT\n", false, false},
-		{"no loopback", "-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n", false, true},
-		{"other port", "-A INPUT -i lo -j ACCEPT\n-A INPUT -p tcp -m tcp --dport 2222 -j ACCEPT\n", true, false},
-		{"multiport range", "-A INPUT -i lo -j ACCEPT\n-A INPUT -p tcp -m multiport --dports 80,20:25 -j ACCEPT\n", true, true},
-		{"udp is not ssh", "-A INPUT -i lo -j ACCEPT\n-A INPUT -p udp -m udp --dport 22 -j ACCEPT\n", true, false},
-		{"source restricted counts", "-A INPUT -i lo -j ACCEPT\n-A INPUT -s 10.9.0.0/16 -p tcp -m tcp --dport 22 -j ACCEPT\n", true, true},
-		{"negated port", "-A INPUT -i lo -j ACCEPT\n-A INPUT -p tcp -m tcp ! --dport 22 -j ACCEPT\n", true, false},
-		{"after drop", "-A INPUT -j DROP\n-A INPUT -i lo -j ACCEPT\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n", false, false},
+		{"no loopback", ssh, false, true},
+		{"loopback is no ssh rule", lo, true, false},
+		{"other port", lo + "-A INPUT -p tcp -m tcp --dport 2222 -j ACCEPT\n", true, false},
+		{"multiport range", lo + "-A INPUT -p tcp -m multiport --dports 80,20:25 -j ACCEPT\n", true, true},
+		{"udp is not ssh", lo + "-A INPUT -p udp -m udp --dport 22 -j ACCEPT\n", true, false},
+		{"source restricted counts", lo + "-A INPUT -s 10.9.0.0/16 -p tcp -m tcp --dport 22 -j ACCEPT\n", true, true},
+		{"interface restricted counts", lo + "-A INPUT -i eth0 -p tcp -m tcp --dport 22 -j ACCEPT\n", true, true},
+		{"conntrack NEW counts", lo + "-A INPUT -p tcp -m tcp --dport 22 -m conntrack --ctstate NEW -j ACCEPT\n", true, true},
+		{"state NEW,ESTABLISHED counts", lo + "-A INPUT -p tcp -m state --state NEW,ESTABLISHED -m tcp --dport 22 -j ACCEPT\n", true, true},
+		{"comment counts", lo + "-A INPUT -p tcp -m tcp --dport 22 -m comment --comment \"ssh\" -j ACCEPT\n", true, true},
+		{"negated port", lo + "-A INPUT -p tcp -m tcp ! --dport 22 -j ACCEPT\n", true, false},
+		{"rate limited", lo + "-A INPUT -p tcp -m tcp --dport 22 -m limit --limit 5/min -j ACCEPT\n", true, false},
+		{"recent list", lo + "-A INPUT -p tcp -m tcp --dport 22 -m recent --rcheck --seconds 60 --name SSH --mask 255.255.255.255 --rsource -j ACCEPT\n", true, false},
+		{"time window", lo + "-A INPUT -p tcp -m tcp --dport 22 -m time --timestart 08:00:00 --timestop 18:00:00 -j ACCEPT\n", true, false},
+		{"ipset", lo + "-A INPUT -p tcp -m tcp --dport 22 -m set --match-set admins src -j ACCEPT\n", true, false},
+		{"hashlimit", lo + "-A INPUT -p tcp -m tcp --dport 22 -m hashlimit --hashlimit-upto 1/sec --hashlimit-name s -j ACCEPT\n", true, false},
+		{"only INVALID", lo + "-A INPUT -p tcp -m tcp --dport 22 -m conntrack --ctstate INVALID -j ACCEPT\n", true, false},
+		{"after drop", "-A INPUT -j DROP\n" + lo + ssh, false, false},
+		{"after return", lo + "-A INPUT -j RETURN\n" + ssh, true, false},
 		{"accept all", "-A INPUT -j ACCEPT\n", false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			lo, ssh := DenyReady(mustParse(t, tc.listing), "INPUT", 22)
-			if lo != tc.lo || ssh != tc.ssh {
-				t.Fatalf("DenyReady = lo %v ssh %v, want %v %v", lo, ssh, tc.lo, tc.ssh)
+			d := DenyReady(mustParse(t, tc.listing), "INPUT", 22, IPv4)
+			if d.Loopback != tc.lo || d.SSH != tc.ssh || len(d.MissingICMPv6) != 0 {
+				t.Fatalf("DenyReady = %+v, want lo %v ssh %v", d, tc.lo, tc.ssh)
+			}
+			if d.Ready() != (tc.lo && tc.ssh) || (d.Missing(22) == "") != d.Ready() {
+				t.Errorf("Ready %v, Missing %q", d.Ready(), d.Missing(22))
 			}
 		})
+	}
+}
+
+// TestDenyReadyICMPv6 uses the forms ip6tables -S prints (checked with
+// ip6tables 1.8.9), RHEL's default and ufw's hop-limit rules.
+func TestDenyReadyICMPv6(t *testing.T) {
+	const base = "-A INPUT -i lo -j ACCEPT\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n"
+	typ := func(n string) string { return "-A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type " + n + " -j ACCEPT\n" }
+	for _, tc := range []struct {
+		name, listing string
+		missing       []int
+	}{
+		{"none", base, []int{133, 134, 135, 136}},
+		{"all icmpv6 (RHEL default)", base + "-A INPUT -p ipv6-icmp -j ACCEPT\n", nil},
+		{"protocol number", base + "-A INPUT -p 58 -j ACCEPT\n", nil},
+		{"each type", base + typ("133") + typ("134") + typ("135") + typ("136"), nil},
+		{"neighbour only", base + typ("135") + typ("136/0"), []int{133, 134}},
+		{"other code", base + typ("135/1") + "-A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 133 -j ACCEPT\n", []int{134, 135, 136}},
+		{"ufw hop limit", base + "-A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 135 -m hl --hl-eq 255 -j ACCEPT\n-A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 136 -m hl --hl-eq 255 -j ACCEPT\n" + typ("133") + typ("134"), nil},
+		{"hop limit not 255", base + "-A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 135 -m hl --hl-eq 1 -j ACCEPT\n", []int{133, 134, 135, 136}},
+		{"after drop", base + "-A INPUT -j DROP\n-A INPUT -p ipv6-icmp -j ACCEPT\n", []int{133, 134, 135, 136}},
+		{"rate limited", base + "-A INPUT -p ipv6-icmp -m limit --limit 1/sec -j ACCEPT\n", []int{133, 134, 135, 136}},
+		{"echo only", base + typ("128"), []int{133, 134, 135, 136}},
+		{"accept all", "-A INPUT -j ACCEPT\n", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := DenyReady(mustParse(t, tc.listing), "INPUT", 22, IPv6)
+			if !slices.Equal(d.MissingICMPv6, tc.missing) {
+				t.Fatalf("missing %v, want %v", d.MissingICMPv6, tc.missing)
+			}
+			if d.Ready() != (tc.missing == nil && d.Loopback && d.SSH) {
+				t.Errorf("Ready = %v for %+v", d.Ready(), d)
+			}
+			if tc.missing != nil && !strings.Contains(d.Missing(22), "ICMPv6") {
+				t.Errorf("Missing(22) = %q", d.Missing(22))
+			}
+		})
+	}
+	if d := DenyReady(mustParse(t, base), "INPUT", 22, IPv4); len(d.MissingICMPv6) != 0 || !d.Ready() {
+		t.Errorf("IPv4 needs no ICMPv6: %+v", d)
 	}
 }

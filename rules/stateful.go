@@ -3,7 +3,6 @@ package rules
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -216,71 +215,4 @@ func Confirm(rs *Ruleset, chain string) error {
 		return fmt.Errorf("stateful rule %d times in %s (rules %v), want once", len(v.Copies), chain, v.Copies)
 	}
 	return nil
-}
-
-// DenyReady reports whether a loopback ACCEPT and an ACCEPT covering tcp
-// port sshPort stand in chain before the first DROP or REJECT: the two
-// rules that keep the host reachable under a DROP policy. A source
-// restriction on the SSH rule is allowed (it is the operator's choice);
-// the fresh-connection probe proves whether it lets the runner in.
-func DenyReady(rs *Ruleset, chain string, sshPort int) (lo, ssh bool) {
-	for _, r := range rs.Chains[chain] {
-		if r.Target == "DROP" || r.Target == "REJECT" {
-			break
-		}
-		if r.Target != "ACCEPT" {
-			continue
-		}
-		lo = lo || isLoopbackAccept(r)
-		ssh = ssh || coversTCPPort(r, sshPort)
-	}
-	return lo, ssh
-}
-
-func isLoopbackAccept(r Rule) bool {
-	return slices.Equal(r.Spec, []string{"-i", "lo", "-j", "ACCEPT"})
-}
-
-// coversTCPPort: an unconditional ACCEPT, or a tcp ACCEPT whose --dport or
-// --dports (lists, a:b ranges) include port.
-func coversTCPPort(r Rule, port int) bool {
-	if slices.Equal(r.Spec, []string{"-j", "ACCEPT"}) {
-		return true
-	}
-	proto := ""
-	for i := 0; i+1 < len(r.Spec); i++ {
-		switch r.Spec[i] {
-		case "!":
-			if i+1 < len(r.Spec) && (r.Spec[i+1] == "--dport" || r.Spec[i+1] == "--dports" || r.Spec[i+1] == "-p") {
-				return false
-			}
-		case "-p", "--protocol":
-			proto = r.Spec[i+1]
-		case "--dport", "--dports", "--destination-port", "--destination-ports":
-			if (proto == "tcp" || proto == "6") && portIn(r.Spec[i+1], port) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func portIn(list string, port int) bool {
-	for _, part := range strings.Split(list, ",") {
-		lo, hi, isRange := strings.Cut(part, ":")
-		a, err := strconv.Atoi(lo)
-		if err != nil {
-			continue
-		}
-		b := a
-		if isRange {
-			if b, err = strconv.Atoi(hi); err != nil {
-				continue
-			}
-		}
-		if a <= port && port <= b {
-			return true
-		}
-	}
-	return false
 }

@@ -82,7 +82,7 @@ func (p *proc) plan(ctx context.Context, pl *plan) {
 	if p.o.DefaultDeny && rs.Policies["INPUT"] != "DROP" {
 		// Judge the precondition on the ruleset as it will be after the
 		// insert: the stateful rule does not count as loopback or SSH.
-		if why := p.denyPrecondition(rs); why != "" {
+		if why := p.denyPrecondition(rs, pl.fam); why != "" {
 			p.failFamily(pl, "--default-deny refused: %s", why)
 			return
 		}
@@ -193,22 +193,14 @@ func (p *proc) noteChains(rs *rules.Ruleset) {
 }
 
 // denyPrecondition says what is missing before -P INPUT DROP is safe: a
-// loopback ACCEPT and an ACCEPT covering this session's SSH port, both
-// before any rule that drops or rejects.
-func (p *proc) denyPrecondition(rs *rules.Ruleset) string {
+// loopback ACCEPT, an ACCEPT for every NEW connection to this session's SSH
+// port and, for IPv6, an ICMPv6 ACCEPT for neighbour discovery, all before
+// any rule that drops, rejects or returns.
+func (p *proc) denyPrecondition(rs *rules.Ruleset, fam rules.Family) string {
 	if p.h.SSHPort == 0 {
 		return "the SSH port of this session is unknown (no SSH_CONNECTION on the host)"
 	}
-	lo, ssh := rules.DenyReady(rs, "INPUT", p.h.SSHPort)
-	switch {
-	case !lo && !ssh:
-		return fmt.Sprintf("no loopback ACCEPT (-i lo -j ACCEPT) and no ACCEPT for tcp port %d before the first DROP/REJECT", p.h.SSHPort)
-	case !lo:
-		return "no loopback ACCEPT (-i lo -j ACCEPT) before the first DROP/REJECT"
-	case !ssh:
-		return fmt.Sprintf("no ACCEPT for the SSH port this session uses (tcp %d) before the first DROP/REJECT", p.h.SSHPort)
-	}
-	return ""
+	return rules.DenyReady(rs, "INPUT", p.h.SSHPort, fam).Missing(p.h.SSHPort)
 }
 
 func inputListing(rs *rules.Ruleset) string {
