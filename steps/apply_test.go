@@ -188,8 +188,25 @@ func TestApplyDefaultDeny(t *testing.T) {
 			t.Fatalf("status %s error %q", r.Status, r.Error)
 		}
 	})
-	t.Run("set with loopback and ssh allowed", func(t *testing.T) {
+	t.Run("ipv6 refused without neighbour discovery", func(t *testing.T) {
 		h := newFakeHost(lo, ssh22)
+		r, ex := apply(t, h, lab, Options{DefaultDeny: true})
+		if f := fam(r, "ipv6"); r.Status != "failed" || f.Result != "failed" || !strings.Contains(f.Reason, "ICMPv6 ACCEPT for neighbour discovery (types 133, 134, 135, 136") {
+			t.Fatalf("status %s ipv6 %+v", r.Status, f)
+		}
+		if h.fam["iptables"].policy != "ACCEPT" || h.fam["ip6tables"].policy != "ACCEPT" || len(mutations(ex)) != 0 {
+			t.Fatalf("policies %s %s: the host must be changed in no family", h.fam["iptables"].policy, h.fam["ip6tables"].policy)
+		}
+	})
+	t.Run("refused with a rate-limited ssh rule", func(t *testing.T) {
+		h := withICMPv6(newFakeHost(lo, "-A INPUT -p tcp -m tcp --dport 22 -m limit --limit 5/min -j ACCEPT"))
+		r, _ := apply(t, h, lab, Options{DefaultDeny: true})
+		if r.Status != "failed" || !strings.Contains(r.Error, "no rate, time, set or recent limits") || h.fam["iptables"].policy != "ACCEPT" {
+			t.Fatalf("status %s error %q", r.Status, r.Error)
+		}
+	})
+	t.Run("set with loopback and ssh allowed", func(t *testing.T) {
+		h := withICMPv6(newFakeHost(lo, ssh22))
 		r, _ := apply(t, h, lab, Options{DefaultDeny: true})
 		if r.Status != "changed" || fam(r, "ipv4").Policy != "DROP" || h.fam["iptables"].policy != "DROP" {
 			t.Fatalf("status %s error %q policy %s", r.Status, r.Error, fam(r, "ipv4").Policy)
@@ -321,7 +338,7 @@ func TestApplyRecordsEveryCommand(t *testing.T) {
 }
 
 func TestApplyProbeFailureRollsBack(t *testing.T) {
-	h := newFakeHost(lo, ssh22)
+	h := withICMPv6(newFakeHost(lo, ssh22))
 	before := h.fam["iptables"].save()
 	host := lab
 	host.Probe = func(context.Context) (func(), error) { return nil, errors.New("dial tcp 198.18.0.10:22: i/o timeout") }
@@ -398,4 +415,12 @@ func TestApplyNotesForeignChains(t *testing.T) {
 		!strings.Contains(notes, "the save holds every rule of the host, also chains of other tools: DOCKER-USER, f2b-sshd") {
 		t.Fatalf("status %s notes:\n%s", r.Status, notes)
 	}
+}
+
+// withICMPv6 appends the ICMPv6 accept default deny needs on IPv6.
+func withICMPv6(h *fakeHost) *fakeHost {
+	t := h.fam["ip6tables"]
+	t.rules = append(t.rules, "-A INPUT -p ipv6-icmp -j ACCEPT")
+	t.packets = append(t.packets, 0)
+	return h
 }
