@@ -29,7 +29,7 @@ each host restores its snapshot unless the run confirmed and saved it.`,
 	fs := c.Flags()
 	fs.BoolVar(&o.Check, "check", false, "detect, list and check only; change nothing and report would-insert / would-move")
 	fs.BoolVar(&o.Diff, "diff", false, "print a unified diff of iptables-save per host and family (counters ignored)")
-	fs.BoolVar(&o.DefaultDeny, "default-deny", false, "set -P INPUT DROP, only where loopback and this session's SSH port are accepted first")
+	fs.BoolVar(&o.DefaultDeny, "default-deny", false, "set -P INPUT DROP, only where loopback, this session's SSH port and (IPv6) neighbour discovery are accepted first")
 	fs.BoolVar(&o.NoReorder, "no-reorder", false, "report a shadowed rule instead of moving it to the top")
 	fs.BoolVar(&o.ZeroCounters, "zero-counters", false, "reset INPUT counters (-Z INPUT) before the traffic test")
 	fs.BoolVar(&o.Force, "force", false, "change hosts whose firewall ufw or firewalld manages")

@@ -254,6 +254,44 @@ func TestApplyDefaultDeny(t *testing.T) {
 	}
 }
 
+// TestApplyDefaultDenyRefusals: default deny is refused, and the host left
+// unchanged in both families, where IPv6 neighbour discovery is not
+// accepted or the SSH ACCEPT is rate-limited.
+func TestApplyDefaultDenyRefusals(t *testing.T) {
+	l := needLab(t)
+	inv := labInventory(t, l, nil)
+	before := map[string]string{}
+	for _, h := range []string{"nond6", "ratessh"} {
+		for _, cmd := range []string{"iptables-save", "ip6tables-save"} {
+			out, err := l.Exec(context.Background(), h, cmd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before[h+" "+cmd] = rules.NormalizeSave(string(out))
+		}
+	}
+	code, doc := applyJSON(t, l, inv, "--default-deny", "--limit", "nond6:ratessh")
+	if code != exitHostsFailed {
+		t.Fatalf("exit %d, want %d", code, exitHostsFailed)
+	}
+	if f := family(doc.host(t, "nond6"), "ipv6"); f.Result != "failed" || !strings.Contains(f.Reason, "no ICMPv6 ACCEPT for neighbour discovery (types 133, 134, 135, 136") {
+		t.Errorf("nond6 ipv6: %+v", f)
+	}
+	if h := doc.host(t, "ratessh"); h.Status != "failed" || !strings.Contains(h.Error, "no rate, time, set or recent limits") {
+		t.Errorf("ratessh: status %s error %q", h.Status, h.Error)
+	}
+	for k, v := range before {
+		host, cmd, _ := strings.Cut(k, " ")
+		out, err := l.Exec(context.Background(), host, cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rules.NormalizeSave(string(out)); got != v {
+			t.Errorf("%s changed although refused:\n%s\nwant:\n%s", k, got, v)
+		}
+	}
+}
+
 func TestApplyHostilePeerRunsOnlyTheConnection(t *testing.T) {
 	l := needLab(t)
 	witness := filepath.Join(t.TempDir(), "pwned")

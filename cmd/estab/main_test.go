@@ -58,6 +58,11 @@ var labHosts = []lab.HostSpec{
 	// survives a DROP policy (stateful rule), a new connection cannot get in.
 	{Name: "probefail", NoIPv6: true, Rules: ruleset("ACCEPT", loRule, "-A INPUT -s 10.99.0.0/16 -p tcp -m tcp --dport 22 -j ACCEPT\n")},
 	both(lab.HostSpec{Name: "killme", Rules: ruleset("ACCEPT", loRule, sshRule)}),
+	// Default deny must be refused: IPv6 without neighbour discovery
+	// accepted (the host would lose its neighbours after the probe), and an
+	// SSH ACCEPT that a rate limit makes partial.
+	{Name: "nond6", Rules: ruleset("ACCEPT", loRule, sshRule), Rules6: ruleset("ACCEPT", loRule, sshRule)},
+	both(lab.HostSpec{Name: "ratessh", Rules: ruleset("ACCEPT", loRule, "-A INPUT -p tcp -m tcp --dport 22 -m limit --limit 5/min -j ACCEPT\n")}),
 }
 
 // fleetHosts is the 20-host group of the interruption test.
