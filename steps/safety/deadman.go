@@ -89,6 +89,9 @@ func Arm(ctx context.Context, ex remote.Executor, snap Snapshot, after time.Dura
 	if len(f) != 3 {
 		return Deadman{}, fmt.Errorf("arm %s: unexpected output %q", mech, r.Stdout)
 	}
+	if f[0] != mech {
+		return Deadman{}, fmt.Errorf("arm: asked for %s, the host armed %s: refused", mech, f[0])
+	}
 	epoch, err := strconv.ParseInt(f[2], 10, 64)
 	if err != nil {
 		return Deadman{}, fmt.Errorf("arm %s: bad host time %q", mech, f[2])

@@ -194,14 +194,15 @@ func TestArmMechanism(t *testing.T) {
 			}
 		})
 	}
-	// systemd-run asked for but failed on the host: the script fell back.
+	// systemd-run asked for, a setsid sleeper reported (an older script
+	// fell back): refused, systemd's logind may kill it with the session.
 	f := &remote.Fake{Results: map[string]remote.Result{
 		"cat /proc/1/comm": {Stdout: []byte("systemd\n")}, "systemd-run --version": {},
 	}, Handle: func([]string, []byte) remote.Result {
-		return remote.Result{Stdout: []byte("setsid 77 1700000000\n"), Stderr: []byte("systemd-run failed: falling back to a setsid sleeper\n")}
+		return remote.Result{Stdout: []byte("setsid 77 1700000000\n")}
 	}}
-	if d, err := Arm(context.Background(), f, snap, time.Second); err != nil || d.Mechanism != DeadmanSetsid || d.ID != "77" {
-		t.Errorf("fallback: %+v %v", d, err)
+	if d, err := Arm(context.Background(), f, snap, time.Second); err == nil || !strings.Contains(err.Error(), "asked for systemd-run") {
+		t.Errorf("fallback accepted: %+v %v", d, err)
 	}
 	f = &remote.Fake{}
 	if _, err := Arm(context.Background(), f, snap, 0); err == nil || len(f.Argvs()) != 0 {
@@ -603,5 +604,38 @@ func TestLocalDeadmanSystemd(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // past the disarmed one's deadline
 	if _, err := os.Stat(disarmed.Dir + "/restored"); err == nil {
 		t.Error("a disarmed dead-man restored")
+	}
+}
+
+// TestLocalArmRefusesSetsidUnderSystemd: where systemd is PID 1 and
+// systemd-run fails, Arm refuses instead of falling back to a sleeper in
+// the SSH session's scope, and leaves a claim so nothing fires later.
+func TestLocalArmRefusesSetsidUnderSystemd(t *testing.T) {
+	needTools(t, "setsid", "dash", "bash")
+	localRoot(t)
+	shims := t.TempDir()
+	shim := "#!/bin/sh\n[ \"$1\" = --version ] && { echo 'systemd 252'; exit 0; }\necho 'Failed to connect to bus: No such file or directory' >&2\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(shims, "systemd-run"), []byte(shim), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", shims+":"+os.Getenv("PATH"))
+	ctx := context.Background()
+	ex := pid1{localExec{t}, "systemd"}
+	snap, err := TakeSnapshot(ctx, ex, "sdfail", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Arm(ctx, ex, snap, time.Second)
+	if err == nil || !strings.Contains(err.Error(), "refusing to arm a setsid sleeper") {
+		t.Fatalf("Arm = %+v, %v; want a refusal", d, err)
+	}
+	if _, err := os.Stat(snap.Dir + "/deadman.pid"); err == nil {
+		t.Error("a setsid sleeper was started")
+	}
+	if b, _ := os.ReadFile(snap.Dir + "/claim/by"); strings.TrimSpace(string(b)) != "arm-failed" {
+		t.Errorf("claim/by = %q, want arm-failed", b)
+	}
+	if err := Cleanup(ctx, ex, snap); err != nil {
+		t.Errorf("Cleanup after a refused arm: %v", err)
 	}
 }

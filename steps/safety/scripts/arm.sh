@@ -1,7 +1,9 @@
 # estab arm: start the dead-man of a complete snapshot.
 # usage: sh -c "$(cat arm.sh)" sh DIR MECHANISM SECONDS UNIT SLEEPER
-# stdout: "<mechanism> <id> <host epoch seconds>"; the mechanism is setsid
-# when systemd-run was asked for but failed (no D-Bus in a container…).
+# stdout: "<mechanism> <id> <host epoch seconds>".
+# Where systemd is PID 1 and systemd-run fails, it refuses (exit 6) rather
+# than start a setsid sleeper: that would live in the SSH session's scope,
+# and logind may kill it with the session, leaving no dead-man at all.
 set -u
 dir=$1 mech=$2 secs=$3 unit=$4 sleeper=$5
 { [ -f "$dir/restore.sh" ] && [ -f "$dir/taken" ]; } || { echo "no complete snapshot in $dir" >&2; exit 3; }
@@ -15,8 +17,10 @@ if [ "$mech" = systemd-run ]; then
 		/bin/sh "$dir/restore.sh" deadman >&2; then
 		id=$unit
 	else
-		echo "systemd-run failed: falling back to a setsid sleeper" >&2
-		mech=setsid
+		# Whatever systemd-run left behind must never fire unrecorded.
+		mkdir "$dir/claim" 2>/dev/null && echo arm-failed > "$dir/claim/by"
+		echo "systemd-run failed: refusing to arm a setsid sleeper instead (systemd is PID 1: logind may kill it with the SSH session)" >&2
+		exit 6
 	fi
 fi
 case $mech in
