@@ -1,14 +1,12 @@
 package remote
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -296,52 +294,4 @@ func TestKeepaliveAnswered(t *testing.T) {
 	c := connect(t, d, f.target("h1"))
 	run(t, c, nil, "sleep", "0.6")
 	run(t, c, nil, "true")
-}
-
-func TestFake(t *testing.T) {
-	f := &Fake{
-		Host:    "web1",
-		Results: map[string]Result{"iptables -V": {Stdout: []byte("iptables v1.8.9 (nf_tables)\n")}},
-		Errors:  map[string]error{"boom": &Error{Kind: KindUnreachable, Host: "web1", Err: errors.New("lost")}},
-		Handle: func(argv []string, stdin []byte) Result {
-			if argv[0] == "cat" {
-				return Result{Stdout: stdin}
-			}
-			return Result{ExitCode: 127}
-		},
-	}
-	var _ Executor = f
-	ctx := context.Background()
-	var wg sync.WaitGroup
-	for i := 0; i < 10; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f.Run(ctx, Command{Argv: []string{"iptables", "-V"}})
-		}()
-	}
-	wg.Wait()
-	r, err := f.Run(ctx, Command{Argv: []string{"cat"}, Stdin: []byte("x")})
-	if err != nil || string(r.Stdout) != "x" || r.Host != "web1" {
-		t.Fatalf("%+v %v", r, err)
-	}
-	if _, err := f.Run(ctx, Command{Argv: []string{"boom"}}); KindOf(err) != KindUnreachable {
-		t.Fatal(err)
-	}
-	r, _ = f.Run(ctx, Command{Argv: []string{"iptables", "-V"}})
-	if !bytes.Contains(r.Stdout, []byte("nf_tables")) {
-		t.Fatal(r)
-	}
-	if f.Stats() != (Stats{1, 1, 13}) || len(f.Commands()) != 13 || f.Argvs()[10] != "cat" {
-		t.Fatalf("%+v %q", f.Stats(), f.Argvs())
-	}
-	unknown := &Fake{}
-	r, _ = unknown.Run(ctx, Command{Argv: []string{"nope"}})
-	if r.ExitCode != 127 || !strings.Contains(string(r.Stderr), "command not found") {
-		t.Fatal(r)
-	}
-	unknown.Close()
-	if _, err := unknown.Run(ctx, Command{Argv: []string{"nope"}}); err == nil {
-		t.Fatal("run after close")
-	}
 }
