@@ -26,12 +26,18 @@ func requireRealSSHD(t *testing.T) {
 	_, errKeygen := exec.LookPath("ssh-keygen")
 	_, errSudo := exec.LookPath("sudo")
 	if os.Geteuid() != 0 || errSSHD != nil || errKeygen != nil || errSudo != nil {
-		msg := fmt.Sprintf("needs root, %s, ssh-keygen and sudo (euid %d, %v, %v, %v)", sshdPath, os.Geteuid(), errSSHD, errKeygen, errSudo)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		skipOrFail(t, "needs root, %s, ssh-keygen and sudo (euid %d, %v, %v, %v)", sshdPath, os.Geteuid(), errSSHD, errKeygen, errSudo)
 	}
+}
+
+// skipOrFail skips t where the machine lacks what it needs, except with
+// CI=true (the same check as lab/labtest's): there these tests must run.
+func skipOrFail(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf(format+" (CI=true: this test must run here)", args...)
+	}
+	t.Skipf(format, args...)
 }
 
 type syncBuffer struct {
@@ -268,7 +274,7 @@ func TestRealSudoPassword(t *testing.T) {
 	}
 	for _, tool := range []string{"unshare", "openssl"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s: %v", tool, err)
+			skipOrFail(t, "needs %s: %v", tool, err)
 		}
 	}
 	dir := t.TempDir()
@@ -280,7 +286,7 @@ func TestRealSudoPassword(t *testing.T) {
 	const user, password = "estabtest", "pa ss'word"
 	hash, err := exec.Command("openssl", "passwd", "-6", password).Output()
 	if err != nil {
-		t.Skipf("openssl passwd: %v", err)
+		skipOrFail(t, "openssl passwd: %v", err)
 	}
 	f := func(name string) string { return filepath.Join(dir, name) }
 	files := map[string]string{
@@ -303,7 +309,7 @@ func TestRealSudoPassword(t *testing.T) {
 		"cat %s >> /etc/passwd && cat %s >> /etc/group && cat %s > /etc/shadow && cat %s > /etc/sudoers",
 		quote(f("upper")), quote(f("work")), quote(f("passwd")), quote(f("group")), quote(f("shadow")), quote(f("sudoers")))
 	if out, err := exec.Command("unshare", "-m", "sh", "-c", setup+" && getent passwd "+user).CombinedOutput(); err != nil {
-		t.Skipf("no private mount namespace with an overlay on /etc here: %v: %s", err, out)
+		skipOrFail(t, "no private mount namespace with an overlay on /etc here: %v: %s", err, out)
 	}
 	os.RemoveAll(f("upper"))
 	os.RemoveAll(f("work"))
