@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 const testToken = "0123456789abcdef0123456789abcdef"
@@ -174,15 +175,21 @@ func TestPump(t *testing.T) {
 		t.Fatalf("frames %q", got)
 	}
 
-	// Closing done stops a pump nobody reads from.
+	// Closing done stops a pump that holds a frame nobody takes.
 	pr, pw := io.Pipe()
 	defer pw.Close()
-	done := make(chan struct{})
-	ch = make(chan frame)
-	go pump(newStream(pr), frameMarker(testToken), ch, false, done)
 	go pw.Write([]byte("x" + m + "0\n"))
+	done := make(chan struct{})
+	returned := make(chan struct{})
+	go func() {
+		pump(newStream(pr), frameMarker(testToken), make(chan frame), false, done)
+		close(returned)
+	}()
 	close(done)
-	for range ch { // ends when pump returns; a frame may or may not come first
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("pump did not return after done was closed")
 	}
 }
 
