@@ -1,10 +1,7 @@
 package remote
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,39 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 )
-
-// The shell protocol
-//
-// Connect opens ONE exec session per host. Its command, run by the user's
-// login shell, is always a single quoted word for /bin/sh:
-//
-//	exec /bin/sh -c 'LC_ALL=C; export LC_ALL
-//	  printf '\036%s conn %s\n' TOKEN "${SSH_CONNECTION-}" >&2
-//	  [exec sudo -n|-S -p PROMPT -u USER -- /bin/sh -c '<same, from here>']
-//	  printf '\036%s ready\n' TOKEN; printf '\036%s ready\n' TOKEN >&2
-//	  exec /bin/sh'
-//
-// where TOKEN is 32 random hex digits fresh for each session and PROMPT a
-// string containing it. The "conn" line reports the host's own view of the
-// session (sudo would drop SSH_CONNECTION); everything before the "ready"
-// lines (motd from .bashrc, the sudo lecture) is discarded; sudo -S gets
-// the password only after PROMPT appeared on stderr. Each command is then
-// one line on the shell's stdin:
-//
-//	('argv0' 'argv1' …) </dev/null; printf '\036%s %d\n' TOKEN "$?"; printf '\036%s end\n' TOKEN >&2
-//
-// (with Command.Stdin: { printf '%s' 'data'; } | ('argv0' …)). The command's
-// stdout is every byte before "\x1eTOKEN " on stdout, its exit code the
-// number after it; its stderr every byte before "\x1eTOKEN end\n" on
-// stderr. Both streams are read all the time by one goroutine each.
-
-// sudoProgram is the sudo invoked for Become (tests put a fake first in PATH).
-var sudoProgram = "sudo"
 
 // Conn is one connected host: an SSH connection and its long-lived shell.
 // It implements Executor. Run is for one goroutine at a time (calls are
@@ -82,11 +50,6 @@ type Conn struct {
 }
 
 var _ Executor = (*Conn)(nil)
-
-type frame struct {
-	data []byte
-	word string
-}
 
 func newConn(d *Dialer, t Target, client *ssh.Client) *Conn {
 	c := &Conn{
@@ -150,268 +113,6 @@ func (c *Conn) fail(kind Kind, op string, err error) *Error {
 	return &Error{Kind: kind, Host: c.target.Name, Addr: c.addr, Op: op, Err: err}
 }
 
-func newToken() string {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		panic(err) // crypto/rand does not fail on Linux
-	}
-	return hex.EncodeToString(b)
-}
-
-func sudoPrompt(token string) string { return "[estab-sudo-" + token + "]" }
-
-// shellCommand is the exec request that starts the long-lived shell.
-func shellCommand(token string, t Target, withPassword bool) string {
-	shell := fmt.Sprintf(`printf '\036%%s ready\n' %s; printf '\036%%s ready\n' %s >&2; exec /bin/sh`, token, token)
-	if t.Become {
-		user := t.BecomeUser
-		if user == "" {
-			user = "root"
-		}
-		auth := "-n"
-		if withPassword {
-			auth = "-S -p " + quote(sudoPrompt(token))
-		}
-		shell = "exec " + quote(sudoProgram) + " " + auth + " -u " + quote(user) +
-			" -- /bin/sh -c " + quote("LC_ALL=C; export LC_ALL; "+shell)
-	}
-	outer := fmt.Sprintf(`LC_ALL=C; export LC_ALL; printf '\036%%s conn %%s\n' %s "${SSH_CONNECTION-}" >&2; %s`, token, shell)
-	return "exec /bin/sh -c " + quote(outer)
-}
-
-// startShell opens the session, starts the shell and waits (at most
-// ConnectTimeout) until it reports ready, answering sudo's prompt with the
-// become password when there is one. The password is written only after
-// sudo's own prompt (a per-session string) appears on stderr, so it never
-// reaches a shell when sudo does not ask (root, NOPASSWD, cached ticket).
-func (c *Conn) startShell(ctx context.Context) error {
-	sess, err := c.client.NewSession()
-	if err != nil {
-		return c.fail(KindSession, "open session", err)
-	}
-	c.sess = sess
-	stdin, err1 := sess.StdinPipe()
-	stdout, err2 := sess.StdoutPipe()
-	stderr, err3 := sess.StderrPipe()
-	if err := errors.Join(err1, err2, err3); err != nil {
-		return c.fail(KindSession, "open session", err)
-	}
-	c.stdin = stdin
-	c.token = newToken()
-	c.marker = []byte("\x1e" + c.token + " ")
-	c.stdout, c.stderr = newStream(stdout), newStream(stderr)
-	c.outc, c.errc = make(chan frame), make(chan frame)
-
-	password := c.opts.BecomePassword
-	become := c.target.Become
-	if become && bytes.ContainsAny(password, "\r\n") {
-		return c.fail(KindSudo, "sudo", errors.New("the become password contains a line break, which sudo -S cannot read"))
-	}
-	if err := sess.Start(shellCommand(c.token, c.target, become && password != nil)); err != nil {
-		return c.fail(KindSession, "start shell", err)
-	}
-	c.mu.Lock()
-	c.stats.Sessions++
-	c.mu.Unlock()
-	go func() {
-		c.sessErr = sess.Wait()
-		close(c.sessDone)
-	}()
-	go c.pump(c.stdout, c.outc, true)
-
-	// Readiness: bounded by ConnectTimeout and ctx; either ends it by
-	// closing the connection, which ends the reads below.
-	timeout := c.opts.ConnectTimeout
-	var timedOut atomic.Bool
-	timer := time.AfterFunc(timeout, func() {
-		timedOut.Store(true)
-		c.client.Close()
-	})
-	stopCtx := context.AfterFunc(ctx, func() { c.client.Close() })
-	defer stopCtx()
-	defer timer.Stop()
-
-	ready := append(slices.Clone(c.marker), "ready\n"...)
-	connLine := append(slices.Clone(c.marker), "conn "...)
-	prompt := []byte(sudoPrompt(c.token))
-	sent := false
-	from := 0 // where to look for the next sudo prompt
-	for {
-		buf := c.stderr.buf
-		if i := bytes.Index(buf, ready); i >= 0 {
-			if j := bytes.Index(buf[:i], connLine); j >= 0 {
-				rest := buf[j+len(connLine) : i]
-				if k := bytes.IndexByte(rest, '\n'); k >= 0 {
-					c.sshConnection = string(rest[:k])
-				}
-			}
-			c.stderr.consume(i + len(ready))
-			break
-		}
-		if become && password != nil {
-			if j := bytes.Index(buf[from:], prompt); j >= 0 {
-				if sent {
-					return c.fail(KindSudo, "sudo", fmt.Errorf("incorrect become password: sudo asked again%s", sudoSaid(c.cleanStderr(buf))))
-				}
-				line := make([]byte, 0, len(password)+1)
-				line = append(append(line, password...), '\n')
-				_, werr := c.stdin.Write(line)
-				clear(line)
-				if werr != nil {
-					return c.fail(KindSession, "sudo", fmt.Errorf("writing the become password: %w", werr))
-				}
-				sent = true
-				from += j + len(prompt)
-				continue
-			}
-			if sent && bytes.Contains(buf[from:], []byte("Sorry, try again")) {
-				return c.fail(KindSudo, "sudo", fmt.Errorf("incorrect become password%s", sudoSaid(c.cleanStderr(buf))))
-			}
-		}
-		if rerr := c.stderr.fill(); rerr != nil {
-			timer.Stop()
-			if ctx.Err() != nil {
-				return fmt.Errorf("%s (%s): start shell: %w", c.target.Name, c.addr, context.Cause(ctx))
-			}
-			if timedOut.Load() {
-				kind, what := KindSession, "the remote shell did not report ready"
-				if become {
-					kind, what = KindSudo, "sudo did not start the shell"
-				}
-				return c.fail(kind, "start shell", fmt.Errorf("%s within %s%s", what, timeout, sudoSaid(c.cleanStderr(c.stderr.buf))))
-			}
-			select {
-			case <-c.sessDone:
-			case <-time.After(2 * time.Second):
-			}
-			// What the shell printed on stdout before dying (nologin says
-			// "This account is currently not available." there) once the
-			// stdout pump has ended.
-			var stdout []byte
-			select {
-			case _, ok := <-c.outc:
-				if !ok {
-					stdout = c.stdout.buf
-				}
-			case <-time.After(time.Second):
-			}
-			return c.classifyStart(string(c.cleanStderr(c.stderr.buf)), string(stdout), become)
-		}
-	}
-	// Ready, unless the timer or ctx fired in the meantime (and closed
-	// the connection).
-	if !timer.Stop() {
-		return c.fail(KindSession, "start shell", fmt.Errorf("the remote shell did not report ready within %s", timeout))
-	}
-	if !stopCtx() {
-		return fmt.Errorf("%s (%s): start shell: %w", c.target.Name, c.addr, context.Cause(ctx))
-	}
-	go c.pump(c.stderr, c.errc, false)
-	return nil
-}
-
-// cleanStderr is what the remote said before the shell was ready, minus
-// our own protocol lines and sudo prompts.
-func (c *Conn) cleanStderr(b []byte) []byte {
-	b = bytes.ReplaceAll(b, []byte(sudoPrompt(c.token)), nil)
-	var out []byte
-	for _, line := range bytes.SplitAfter(b, []byte("\n")) {
-		if !bytes.HasPrefix(line, c.marker) {
-			out = append(out, line...)
-		}
-	}
-	return out
-}
-
-// sudoSaid renders what the remote printed on stderr for an error message.
-func sudoSaid(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if s == "" {
-		return ""
-	}
-	if len(s) > 300 {
-		s = s[len(s)-300:]
-	}
-	return " (stderr: " + strings.ReplaceAll(s, "\n", " / ") + ")"
-}
-
-// classifyStart explains a shell that exited before it was ready.
-func (c *Conn) classifyStart(stderr, stdout string, become bool) error {
-	status := ""
-	var ee *ssh.ExitError
-	select {
-	case <-c.sessDone:
-		if errors.As(c.sessErr, &ee) {
-			status = fmt.Sprintf(" (exit status %d)", ee.ExitStatus())
-		}
-	default:
-	}
-	said := sudoSaid([]byte(stderr))
-	user := c.target.BecomeUser
-	if user == "" {
-		user = "root"
-	}
-	has := func(subs ...string) bool {
-		for _, s := range subs {
-			if strings.Contains(stderr, s) {
-				return true
-			}
-		}
-		return false
-	}
-	switch {
-	case c.lostErr() != nil:
-		return c.fail(KindUnreachable, "start shell", fmt.Errorf("connection lost: %w", c.lostErr()))
-	case become && has("a password is required", "a terminal is required", "no askpass program"):
-		return c.fail(KindSudoPassword, "sudo", fmt.Errorf("sudo needs a password to run a shell as %s%s; "+
-			"give it with --ask-become-pass or --become-password-file, or allow NOPASSWD in sudoers", user, said))
-	case become && has("incorrect password", "Sorry, try again", "password attempt"):
-		return c.fail(KindSudo, "sudo", fmt.Errorf("incorrect become password%s", said))
-	case become && has("not in the sudoers", "not allowed to", "may not run sudo", "is not allowed"):
-		return c.fail(KindSudo, "sudo", fmt.Errorf("%s may not run /bin/sh as %s through sudo%s", c.target.User, user, said))
-	case become && has("must have a tty", "requiretty"):
-		return c.fail(KindSudo, "sudo", fmt.Errorf("sudoers requires a tty (requiretty), estab runs without one%s", said))
-	case become && has("sudo: not found", "sudo: command not found", "sudo: No such file"):
-		return c.fail(KindSudo, "sudo", fmt.Errorf("sudo is not installed on the host%s", said))
-	case become && has("sudo:"):
-		return c.fail(KindSudo, "sudo", fmt.Errorf("sudo failed%s%s", status, said))
-	}
-	select {
-	case <-c.connDone:
-		if status == "" {
-			return c.fail(KindUnreachable, "start shell", fmt.Errorf("connection closed before the shell was ready%s", said))
-		}
-	default:
-	}
-	if s := strings.TrimSpace(stdout); s != "" {
-		if len(s) > 300 {
-			s = s[:300] + "…"
-		}
-		said += " (stdout: " + strings.ReplaceAll(s, "\n", " / ") + ")"
-	}
-	return c.fail(KindSession, "start shell", fmt.Errorf("the remote shell exited before it was ready%s%s", status, said))
-}
-
-// pump delivers one frame per command from a stream until it ends.
-func (c *Conn) pump(s *stream, ch chan<- frame, skipReady bool) {
-	defer close(ch)
-	for {
-		data, word, err := s.next(c.marker)
-		if err != nil {
-			return
-		}
-		if skipReady && word == "ready" {
-			skipReady = false
-			continue // junk a login shell printed before we took over
-		}
-		select {
-		case ch <- frame{data: data, word: word}:
-		case <-c.closed:
-			return
-		}
-	}
-}
-
 // Run runs one command through the host's shell. A non-zero exit is not an
 // error (see Result.Err). Errors: an ended ctx (returned wrapped; the Conn
 // is then broken: the command's end is unknown), or an *Error for a lost
@@ -431,66 +132,65 @@ func (c *Conn) Run(ctx context.Context, cmd Command) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return res, fmt.Errorf("%s: %s: %w", c.target.Name, op, context.Cause(ctx))
 	}
-	var b strings.Builder
-	b.Grow(len(line) + 2*len(c.token) + 64)
-	b.WriteString(line)
-	fmt.Fprintf(&b, `; printf '\036%%s %%d\n' %s "$?"; printf '\036%%s end\n' %s >&2`, c.token, c.token)
-	b.WriteByte('\n')
-
 	start := time.Now()
-	interrupted := func() error {
+	interrupt := func() {
 		c.breakWith(c.fail(KindSession, op, fmt.Errorf("shell closed after an interrupted command: %w", context.Cause(ctx))))
 		c.teardown(false)
-		return fmt.Errorf("%s: %s: %w", c.target.Name, op, context.Cause(ctx))
 	}
-	stop := context.AfterFunc(ctx, func() {
-		c.breakWith(c.fail(KindSession, op, fmt.Errorf("shell closed after an interrupted command: %w", context.Cause(ctx))))
-		c.teardown(false)
-	})
+	stop := context.AfterFunc(ctx, interrupt)
 	defer stop()
 
 	c.mu.Lock()
 	c.stats.Commands++
 	c.mu.Unlock()
-	c.wmu.Lock()
-	_, err = io.WriteString(c.stdin, b.String())
-	c.wmu.Unlock()
+	out, errf, err := c.exchange(ctx, encodeFrame(line, c.token))
+	if ctx.Err() != nil {
+		interrupt()
+		return res, fmt.Errorf("%s: %s: %w", c.target.Name, op, context.Cause(ctx))
+	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return res, interrupted()
-		}
 		return res, c.streamFailure(op, err)
 	}
-	var out, errf frame
-	for i, ch := range []<-chan frame{c.outc, c.errc} {
-		var f frame
-		var ok bool
-		select {
-		case f, ok = <-ch:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			return res, interrupted()
-		}
-		if !ok {
-			return res, c.streamFailure(op, io.ErrUnexpectedEOF)
-		}
-		if i == 0 {
-			out = f
-		} else {
-			errf = f
-		}
-	}
 	res.Duration = time.Since(start)
-	code, err := strconv.Atoi(out.word)
-	if err != nil || errf.word != "end" {
-		e := c.fail(KindSession, op, fmt.Errorf("protocol error: unexpected frame %q/%q", out.word, errf.word))
+	code, err := decodeAnswer(out, errf)
+	if err != nil {
+		e := c.fail(KindSession, op, err)
 		c.breakWith(e)
 		c.teardown(false)
 		return res, e
 	}
 	res.Stdout, res.Stderr, res.ExitCode = out.data, errf.data, code
 	return res, nil
+}
+
+// exchange writes one framed command and reads its stdout and stderr
+// frames. It gives up when ctx ends (the caller checks ctx first).
+func (c *Conn) exchange(ctx context.Context, framed string) (out, errf frame, err error) {
+	c.wmu.Lock()
+	_, err = io.WriteString(c.stdin, framed)
+	c.wmu.Unlock()
+	if err != nil {
+		return out, errf, err
+	}
+	if out, err = receive(ctx, c.outc); err != nil {
+		return out, errf, err
+	}
+	errf, err = receive(ctx, c.errc)
+	return out, errf, err
+}
+
+// receive waits for the next frame of a stream; a closed stream is
+// io.ErrUnexpectedEOF.
+func receive(ctx context.Context, ch <-chan frame) (frame, error) {
+	select {
+	case f, ok := <-ch:
+		if !ok {
+			return f, io.ErrUnexpectedEOF
+		}
+		return f, nil
+	case <-ctx.Done():
+		return frame{}, ctx.Err()
+	}
 }
 
 // streamFailure explains why the shell's output ended mid-command, marks
@@ -587,53 +287,4 @@ func (c *Conn) teardown(graceful bool) {
 		}
 		c.client.Close()
 	})
-}
-
-// stream reads one of the shell's output streams and cuts it into frames.
-type stream struct {
-	r   io.Reader
-	buf []byte // read, not yet consumed
-	tmp []byte
-}
-
-func newStream(r io.Reader) *stream { return &stream{r: r, tmp: make([]byte, 32<<10)} }
-
-// fill reads once more into buf.
-func (s *stream) fill() error {
-	n, err := s.r.Read(s.tmp)
-	s.buf = append(s.buf, s.tmp[:n]...)
-	if n > 0 || err == nil {
-		return nil
-	}
-	return err
-}
-
-// consume drops the first n bytes of buf (into a fresh slice, so that
-// returned frames do not pin or share its array).
-func (s *stream) consume(n int) {
-	s.buf = append([]byte(nil), s.buf[n:]...)
-}
-
-// next returns the bytes before the next marker and the word after it (up
-// to the newline).
-func (s *stream) next(marker []byte) ([]byte, string, error) {
-	from := 0
-	for {
-		if i := bytes.Index(s.buf[from:], marker); i >= 0 {
-			i += from
-			rest := s.buf[i+len(marker):]
-			if j := bytes.IndexByte(rest, '\n'); j >= 0 {
-				data := s.buf[:i:i]
-				word := string(rest[:j])
-				s.consume(i + len(marker) + j + 1)
-				return data, word, nil
-			}
-			from = i
-		} else if len(s.buf) >= len(marker) {
-			from = len(s.buf) - len(marker) + 1
-		}
-		if err := s.fill(); err != nil {
-			return nil, "", err
-		}
-	}
 }

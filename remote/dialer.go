@@ -290,19 +290,13 @@ func (d *Dialer) dialBastion(key string, b *bastion, chain []Target) {
 // dialHop connects and authenticates one hop, directly or through via.
 // The whole hop (TCP, key exchange, auth) is bounded by ConnectTimeout.
 func (d *Dialer) dialHop(ctx context.Context, via *ssh.Client, h Target) (*ssh.Client, error) {
-	addr := hostPort(h.Address, h.Port)
-	fail := func(kind Kind, op string, err error) error {
-		return &Error{Kind: kind, Host: h.Name, Addr: addr, Op: op, Err: err}
-	}
-	ctxErr := func(op string) error {
-		return fmt.Errorf("%s (%s): %s: %w", h.Name, addr, op, context.Cause(ctx))
-	}
+	hp := &hop{ctx: ctx, t: h, addr: hostPort(h.Address, h.Port), via: via, timeout: d.opts.ConnectTimeout}
 	if err := ctx.Err(); err != nil {
-		return nil, ctxErr("connect")
+		return nil, hp.ctxErr("connect")
 	}
 	hk, err := d.newHostKeyCheck(h.KnownHostsFiles, h.Address, h.Port)
 	if err != nil {
-		return nil, fail(KindHostKeyUnknown, "known_hosts", err)
+		return nil, hp.fail(KindHostKeyUnknown, "known_hosts", err)
 	}
 	plan := d.planAuth(h)
 	cfg := &ssh.ClientConfig{
@@ -313,72 +307,121 @@ func (d *Dialer) dialHop(ctx context.Context, via *ssh.Client, h Target) (*ssh.C
 		HostKeyAlgorithms: hk.algorithms(),
 		ClientVersion:     "SSH-2.0-estab",
 	}
-	timeout := d.opts.ConnectTimeout
-	hopCtx, cancel := context.WithTimeout(ctx, timeout)
+	hopCtx, cancel := context.WithTimeout(ctx, hp.timeout)
 	defer cancel()
-
-	var nc net.Conn
-	if via == nil {
-		nc, err = (&net.Dialer{}).DialContext(hopCtx, "tcp", addr)
-	} else {
-		nc, err = via.DialContext(hopCtx, "tcp", addr)
-	}
+	nc, err := hp.dialTCP(hopCtx)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctxErr("connect")
-		}
-		if via != nil && hopCtx.Err() != nil {
-			err = fmt.Errorf("dial tcp %s through the jump host: i/o timeout after %s", addr, timeout)
-		} else if via != nil {
-			err = fmt.Errorf("dial tcp %s through the jump host: %w", addr, err)
-		}
-		return nil, fail(KindUnreachable, "connect", err)
+		return nil, err
 	}
-
 	// The handshake has no context: closing the connection is what makes
 	// it give up when the hop times out or ctx ends.
 	stop := context.AfterFunc(hopCtx, func() { nc.Close() })
-	sc, chans, reqs, err := ssh.NewClientConn(nc, addr, cfg)
-	refused, cbErr, verified := hk.result()
+	sc, chans, reqs, err := ssh.NewClientConn(nc, hp.addr, cfg)
+	var v keyVerdict
+	v.refused, v.cbErr, v.verified = hk.result()
 	if !stop() {
 		if sc != nil {
 			sc.Close()
 		}
-		if ctx.Err() != nil {
-			return nil, ctxErr("ssh handshake")
-		}
-		if refused == nil && cbErr == nil {
-			stage := "no SSH handshake"
-			if verified {
-				stage = "authentication did not finish"
-			}
-			return nil, fail(KindUnreachable, "ssh handshake", fmt.Errorf(
-				"%s within %s (TCP connected; is an SSH server answering on %s?)", stage, timeout, addr))
+		if cut := hp.cutOff(v); cut != nil {
+			return nil, cut
 		}
 		if err == nil {
 			err = errors.New("handshake interrupted")
 		}
 	}
 	if err != nil {
-		var ane *ssh.AlgorithmNegotiationError
-		switch {
-		case refused != nil && refused.Revoked:
-			return nil, fail(KindHostKeyChanged, "REVOKED HOST KEY", refused)
-		case refused != nil && refused.Changed:
-			return nil, fail(KindHostKeyChanged, "REMOTE HOST KEY CHANGED", refused)
-		case refused != nil:
-			return nil, fail(KindHostKeyUnknown, "host key unknown", refused)
-		case cbErr != nil:
-			return nil, fail(KindHostKeyUnknown, "host key", cbErr)
-		case errors.As(err, &ane) && ane.What == "host key" && len(cfg.HostKeyAlgorithms) > 0:
-			return nil, fail(KindHostKeyChanged, "REMOTE HOST KEY CHANGED", hk.noCommonType(ane.RequestedAlgorithms))
-		case isAuthFailure(err) || verified:
-			return nil, fail(KindAuth, "auth", plan.failure(err))
-		default:
-			return nil, fail(KindUnreachable, "ssh handshake", err)
-		}
+		return nil, hp.handshakeFailure(err, v, hk, plan, len(cfg.HostKeyAlgorithms) > 0)
 	}
 	return ssh.NewClient(sc, chans, reqs), nil
+}
+
+// keyVerdict is what the host key callback concluded during a handshake.
+type keyVerdict struct {
+	refused  *HostKeyError // the key was refused
+	cbErr    error         // the check failed for another reason
+	verified bool          // the key was accepted
+}
+
+// hop is one dialHop in progress: what its errors name.
+type hop struct {
+	ctx     context.Context // the caller's, not bounded by timeout
+	t       Target
+	addr    string
+	via     *ssh.Client // nil: dialed directly
+	timeout time.Duration
+}
+
+func (hp *hop) fail(kind Kind, op string, err error) error {
+	return &Error{Kind: kind, Host: hp.t.Name, Addr: hp.addr, Op: op, Err: err}
+}
+
+// ctxErr is the caller's ended ctx, wrapped as is (no Kind).
+func (hp *hop) ctxErr(op string) error {
+	return fmt.Errorf("%s (%s): %s: %w", hp.t.Name, hp.addr, op, context.Cause(hp.ctx))
+}
+
+// dialTCP opens the TCP connection, directly or through the jump host.
+func (hp *hop) dialTCP(hopCtx context.Context) (net.Conn, error) {
+	var nc net.Conn
+	var err error
+	if hp.via == nil {
+		nc, err = (&net.Dialer{}).DialContext(hopCtx, "tcp", hp.addr)
+	} else {
+		nc, err = hp.via.DialContext(hopCtx, "tcp", hp.addr)
+	}
+	if err == nil {
+		return nc, nil
+	}
+	if hp.ctx.Err() != nil {
+		return nil, hp.ctxErr("connect")
+	}
+	if hp.via != nil && hopCtx.Err() != nil {
+		err = fmt.Errorf("dial tcp %s through the jump host: i/o timeout after %s", hp.addr, hp.timeout)
+	} else if hp.via != nil {
+		err = fmt.Errorf("dial tcp %s through the jump host: %w", hp.addr, err)
+	}
+	return nil, hp.fail(KindUnreachable, "connect", err)
+}
+
+// handshakeFailure classifies a failed key exchange or authentication:
+// the host key check's verdict first, then what the server said.
+func (hp *hop) handshakeFailure(err error, v keyVerdict, hk *hostKeyCheck, plan *authPlan, pinnedAlgorithms bool) error {
+	refused, cbErr := v.refused, v.cbErr
+	var ane *ssh.AlgorithmNegotiationError
+	switch {
+	case refused != nil && refused.Revoked:
+		return hp.fail(KindHostKeyChanged, "REVOKED HOST KEY", refused)
+	case refused != nil && refused.Changed:
+		return hp.fail(KindHostKeyChanged, "REMOTE HOST KEY CHANGED", refused)
+	case refused != nil:
+		return hp.fail(KindHostKeyUnknown, "host key unknown", refused)
+	case cbErr != nil:
+		return hp.fail(KindHostKeyUnknown, "host key", cbErr)
+	case errors.As(err, &ane) && ane.What == "host key" && pinnedAlgorithms:
+		return hp.fail(KindHostKeyChanged, "REMOTE HOST KEY CHANGED", hk.noCommonType(ane.RequestedAlgorithms))
+	case isAuthFailure(err) || v.verified:
+		return hp.fail(KindAuth, "auth", plan.failure(err))
+	default:
+		return hp.fail(KindUnreachable, "ssh handshake", err)
+	}
+}
+
+// cutOff explains a handshake that the hop's timeout or ctx interrupted,
+// unless the host key check already said why it failed (nil then).
+func (hp *hop) cutOff(v keyVerdict) error {
+	if hp.ctx.Err() != nil {
+		return hp.ctxErr("ssh handshake")
+	}
+	if v.refused != nil || v.cbErr != nil {
+		return nil
+	}
+	stage := "no SSH handshake"
+	if v.verified {
+		stage = "authentication did not finish"
+	}
+	return hp.fail(KindUnreachable, "ssh handshake", fmt.Errorf(
+		"%s within %s (TCP connected; is an SSH server answering on %s?)", stage, hp.timeout, hp.addr))
 }
 
 // keepalive sends keepalive@openssh.com like OpenSSH's ServerAliveInterval

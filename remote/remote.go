@@ -1,8 +1,3 @@
-// Package remote is estab's SSH transport: it dials hosts (with context,
-// ProxyJump, strict known_hosts, agent and key auth), runs argv commands
-// through one long-lived remote shell per host (optionally under sudo), and
-// reports typed errors the report can tell apart. Arguments are quoted for
-// the remote shell here and nowhere else.
 package remote
 
 import (

@@ -3,8 +3,8 @@ package remote
 // An in-process SSH server on 127.0.0.1:0 for the tests, in the style of
 // x/crypto/ssh's own tests: ed25519+ecdsa+rsa host keys, public-key auth,
 // exec requests run locally with /bin/sh -c (stdin/stdout/stderr wired to
-// the channel, exit-status sent), keepalive global requests answered (or
-// dropped), direct-tcpip to loopback for ProxyJump.
+// the channel, exit-status sent), keepalive global requests counted and
+// answered (or dropped), direct-tcpip to loopback for ProxyJump.
 
 import (
 	"crypto/ecdsa"
@@ -70,6 +70,9 @@ type testServer struct {
 	conns    atomic.Int32 // completed handshakes
 	sessions atomic.Int32 // exec requests
 	forwards atomic.Int32 // direct-tcpip channels
+
+	keepalives         atomic.Int32 // keepalive@openssh.com requests received
+	keepalivesAnswered atomic.Int32 // … and answered
 
 	mu      sync.Mutex
 	netConn []net.Conn
@@ -141,11 +144,18 @@ func (s *testServer) serve(nc net.Conn, cfg *ssh.ServerConfig) {
 	s.conns.Add(1)
 	go func() {
 		for req := range reqs {
-			if req.Type == "keepalive@openssh.com" && s.opts.dropKeepalive {
-				continue // a dead peer: never answers
+			keepalive := req.Type == "keepalive@openssh.com"
+			if keepalive {
+				s.keepalives.Add(1)
+				if s.opts.dropKeepalive {
+					continue // a dead peer: never answers
+				}
 			}
 			if req.WantReply {
-				req.Reply(false, nil) // what OpenSSH does for keepalive@openssh.com
+				// false is what OpenSSH answers to keepalive@openssh.com.
+				if req.Reply(false, nil) == nil && keepalive {
+					s.keepalivesAnswered.Add(1)
+				}
 			}
 		}
 	}()

@@ -1,7 +1,6 @@
 package remote
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -9,10 +8,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/estab/estab/lab/labtest"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -26,29 +25,8 @@ func requireRealSSHD(t *testing.T) {
 	_, errKeygen := exec.LookPath("ssh-keygen")
 	_, errSudo := exec.LookPath("sudo")
 	if os.Geteuid() != 0 || errSSHD != nil || errKeygen != nil || errSudo != nil {
-		msg := fmt.Sprintf("needs root, %s, ssh-keygen and sudo (euid %d, %v, %v, %v)", sshdPath, os.Geteuid(), errSSHD, errKeygen, errSudo)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		labtest.SkipOrFail(t, "needs root, %s, ssh-keygen and sudo (euid %d, %v, %v, %v)", sshdPath, os.Geteuid(), errSSHD, errKeygen, errSudo)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startSSHD runs a real OpenSSH sshd on 127.0.0.1:<free port> with ed25519
@@ -93,7 +71,7 @@ LogLevel ERROR
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &labtest.SyncBuffer{}
 	argv := []string{sshdPath, "-D", "-e", "-f", cfg}
 	if wrap != nil {
 		argv = wrap(argv)
@@ -148,25 +126,22 @@ func TestRealSSHD(t *testing.T) {
 	opts.ConnectTimeout = 20 * time.Second // root's login shell may be slow (.bashrc)
 	d := NewDialer(opts)
 	defer d.Close()
-	ctx := context.Background()
-
-	const conns = 1
-	var connectTotal time.Duration
-	var c *Conn
-	for i := 0; i < conns; i++ {
-		start := time.Now()
-		cc, err := d.Connect(ctx, tg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		connectTotal += time.Since(start)
-		if c == nil {
-			c = cc
-			defer c.Close()
-		} else {
-			cc.Close()
-		}
+	start := time.Now()
+	c, err := d.Connect(context.Background(), tg)
+	if err != nil {
+		t.Fatal(err)
 	}
+	connect := time.Since(start)
+	defer c.Close()
+	checkRealCommands(t, c, dir)
+	measureRealRoundTrips(t, c, connect)
+	checkRealBecome(t, opts, tg)
+}
+
+// checkRealCommands runs commands whose output, stderr, exit code and
+// stdin must come back exactly, hostile arguments included.
+func checkRealCommands(t *testing.T, c *Conn, dir string) {
+	t.Helper()
 	witness := filepath.Join(dir, "pwned")
 	hostile := "a b;touch " + witness + " $(touch " + witness + ") `touch " + witness + "` 'q'\n\"x\""
 	for _, tc := range []struct {
@@ -190,7 +165,13 @@ func TestRealSSHD(t *testing.T) {
 	if _, err := os.Stat(witness); err == nil {
 		t.Fatal("hostile argument executed a command")
 	}
+}
 
+// measureRealRoundTrips logs what a round trip costs through the shell
+// against a fresh exec session per command (what estab avoids), and checks
+// the Stats of the 6 commands before and these.
+func measureRealRoundTrips(t *testing.T, c *Conn, connect time.Duration) {
+	t.Helper()
 	const n = 100
 	start := time.Now()
 	for i := 0; i < n; i++ {
@@ -202,7 +183,6 @@ func TestRealSSHD(t *testing.T) {
 		run(t, c, nil, "true")
 	}
 	perFork := time.Since(start) / n
-	// For comparison: a fresh exec session per command (what we avoid).
 	const m = 2
 	start = time.Now()
 	for i := 0; i < m; i++ {
@@ -220,9 +200,12 @@ func TestRealSSHD(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 	t.Logf("real sshd (wall clock, loopback): Connect (TCP+kex+auth+shell+ready) %v; Run ':' %v; Run 'true' %v; new exec session per command %v",
-		connectTotal/conns, perBuiltin, perFork, perSession)
+		connect, perBuiltin, perFork, perSession)
+}
 
-	// Become through real sudo (root: sudo -n never asks).
+// checkRealBecome connects through real sudo (as root: sudo -n never asks).
+func checkRealBecome(t *testing.T, opts Options, tg Target) {
+	t.Helper()
 	for _, tc := range []struct {
 		user, want string
 		password   []byte
@@ -237,7 +220,7 @@ func TestRealSSHD(t *testing.T) {
 		bt := tg
 		bt.Become, bt.BecomeUser = true, tc.user
 		start := time.Now()
-		bc, err := db.Connect(ctx, bt)
+		bc, err := db.Connect(context.Background(), bt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -247,40 +230,29 @@ func TestRealSSHD(t *testing.T) {
 		if string(r.Stdout) != tc.want || len(r.Stderr) != 0 || string(r2.Stdout) != "x" || len(r2.Stderr) != 0 {
 			t.Errorf("become %q: %q %q / %q %q", tc.user, r.Stdout, r.Stderr, r2.Stdout, r2.Stderr)
 		}
-		if bc.SSHServerPort() != port {
+		if bc.SSHServerPort() != tg.Port {
 			t.Errorf("SSH_CONNECTION through sudo: %q", bc.SSHConnection())
 		}
 		t.Logf("Connect with sudo (-u %q, password %v): %v", tc.user, tc.password != nil, el)
 		bc.Close()
 		db.Close()
 	}
-
 }
 
-// TestRealSudoPassword checks the sudo -S path against real sudo and PAM:
-// a user with a password and a sudoers entry that exist only inside a
-// private mount namespace (an overlay on /etc) that sshd and its sessions
-// run in; the machine's own files are not touched.
-func TestRealSudoPassword(t *testing.T) {
-	requireRealSSHD(t)
-	if testing.Short() {
-		t.Skip("short")
-	}
-	for _, tool := range []string{"unshare", "openssl"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s: %v", tool, err)
-		}
-	}
-	dir := t.TempDir()
+// etcOverlay prepares, in dir, a user with a password and a sudoers entry
+// for it, and returns the shell command that makes them visible: an
+// overlay on /etc, to run in a private mount namespace (unshare -m), so
+// that the machine's own files are not touched. It checks that it works.
+func etcOverlay(t *testing.T, dir, user, password string) string {
+	t.Helper()
 	for _, d := range []string{filepath.Dir(dir), dir} { // sshd reads authorized_keys as the user
 		if err := os.Chmod(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	const user, password = "estabtest", "pa ss'word"
 	hash, err := exec.Command("openssl", "passwd", "-6", password).Output()
 	if err != nil {
-		t.Skipf("openssl passwd: %v", err)
+		labtest.SkipOrFail(t, "openssl passwd: %v", err)
 	}
 	f := func(name string) string { return filepath.Join(dir, name) }
 	files := map[string]string{
@@ -303,12 +275,32 @@ func TestRealSudoPassword(t *testing.T) {
 		"cat %s >> /etc/passwd && cat %s >> /etc/group && cat %s > /etc/shadow && cat %s > /etc/sudoers",
 		quote(f("upper")), quote(f("work")), quote(f("passwd")), quote(f("group")), quote(f("shadow")), quote(f("sudoers")))
 	if out, err := exec.Command("unshare", "-m", "sh", "-c", setup+" && getent passwd "+user).CombinedOutput(); err != nil {
-		t.Skipf("no private mount namespace with an overlay on /etc here: %v: %s", err, out)
+		labtest.SkipOrFail(t, "no private mount namespace with an overlay on /etc here: %v: %s", err, out)
 	}
 	os.RemoveAll(f("upper"))
 	os.RemoveAll(f("work"))
 	os.Mkdir(f("upper"), 0o755)
 	os.Mkdir(f("work"), 0o755)
+	return setup
+}
+
+// TestRealSudoPassword checks the sudo -S path against real sudo and PAM:
+// a user with a password and a sudoers entry that exist only inside a
+// private mount namespace (an overlay on /etc) that sshd and its sessions
+// run in; the machine's own files are not touched.
+func TestRealSudoPassword(t *testing.T) {
+	requireRealSSHD(t)
+	if testing.Short() {
+		t.Skip("short")
+	}
+	for _, tool := range []string{"unshare", "openssl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			labtest.SkipOrFail(t, "needs %s: %v", tool, err)
+		}
+	}
+	const user, password = "estabtest", "pa ss'word"
+	dir := t.TempDir()
+	setup := etcOverlay(t, dir, user, password)
 	key, keyFile := newClientKey(t, t.TempDir(), "id_ed25519")
 	port, kh := startSSHD(t, dir, key.PublicKey(), func(argv []string) []string {
 		return append([]string{"unshare", "-m", "sh", "-c", setup + ` && exec "$@"`, "sh"}, argv...)

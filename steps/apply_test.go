@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/estab/estab/remote"
+	"github.com/estab/estab/remote/remotetest"
 	"github.com/estab/estab/result"
 	"github.com/estab/estab/rules"
 )
@@ -23,7 +24,7 @@ var lab = Host{Name: "h1", Address: "198.18.0.10", Peer: "http://198.18.0.1:8080
 
 // apply runs the procedure on the fake host, with the safety net's
 // scripts run for real (after any override the test set).
-func apply(t *testing.T, h *fakeHost, host Host, o Options) (result.Host, *remote.Fake) {
+func apply(t *testing.T, h *fakeHost, host Host, o Options) (result.Host, *remotetest.Fake) {
 	t.Helper()
 	h.realSafety(t)
 	ex := h.executor()

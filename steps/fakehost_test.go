@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/estab/estab/remote"
+	"github.com/estab/estab/remote/remotetest"
 	"github.com/estab/estab/rules"
 )
 
@@ -47,8 +48,8 @@ func newFakeHost(v4 ...string) *fakeHost {
 	return h
 }
 
-func (h *fakeHost) executor() *remote.Fake {
-	return &remote.Fake{Host: "fake", Handle: func(argv []string, stdin []byte) remote.Result {
+func (h *fakeHost) executor() *remotetest.Fake {
+	return &remotetest.Fake{Host: "fake", Handle: func(argv []string, stdin []byte) remote.Result {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		if h.override != nil {
@@ -205,7 +206,7 @@ func (t *fakeTable) cmd(args []string) remote.Result {
 }
 
 // mutations lists the commands that changed the ruleset.
-func mutations(f *remote.Fake) []string {
+func mutations(f *remotetest.Fake) []string {
 	var out []string
 	for _, a := range f.Argvs() {
 		for _, m := range []string{" -I ", " -D ", " -P ", " -Z ", " -A ", " -F", "-restore"} {

@@ -14,6 +14,17 @@ import (
 // inCI is true when CI=true: there the lab tests must run, never skip.
 func inCI() bool { return os.Getenv("CI") == "true" }
 
+// SkipOrFail skips tb where this machine lacks what the test needs, and
+// fails it instead when CI=true, where a missing dependency must not pass
+// as a skipped test.
+func SkipOrFail(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	if inCI() {
+		tb.Fatalf(format+" (CI=true: this test must run here)", args...)
+	}
+	tb.Skipf(format, args...)
+}
+
 // RequireRoot skips tb when this machine cannot host a lab (not root, no
 // /usr/sbin/sshd, no ip, …), and fails it instead when CI=true.
 func RequireRoot(tb testing.TB) {

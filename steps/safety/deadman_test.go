@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/estab/estab/lab/labtest"
 	"github.com/estab/estab/remote"
+	"github.com/estab/estab/remote/remotetest"
 	"github.com/estab/estab/rules"
 )
 
@@ -94,7 +96,7 @@ func TestCheckRunID(t *testing.T) {
 
 func TestTakeSnapshotArgv(t *testing.T) {
 	hostile := `/etc/x y'$(reboot);"` // data: reaches the host as one argument
-	f := &remote.Fake{Host: "h1", Handle: func(argv []string, _ []byte) remote.Result {
+	f := &remotetest.Fake{Host: "h1", Handle: func(argv []string, _ []byte) remote.Result {
 		return remote.Result{Stdout: []byte("1 copied\n2 absent\n")}
 	}}
 	snap, err := TakeSnapshot(context.Background(), f, "run1-h1", []rules.Family{rules.IPv4, rules.IPv6}, []string{"/etc/iptables/rules.v4", hostile})
@@ -130,21 +132,21 @@ func TestTakeSnapshotArgv(t *testing.T) {
 		"newline path":  {"r", []rules.Family{rules.IPv4}, []string{"/etc/a\nb"}},
 		"twice":         {"r", []rules.Family{rules.IPv4}, []string{"/etc/a", "/etc/a"}},
 	} {
-		f := &remote.Fake{}
+		f := &remotetest.Fake{}
 		if _, err := TakeSnapshot(context.Background(), f, tc.runID, tc.fams, tc.files); err == nil || len(f.Argvs()) != 0 {
 			t.Errorf("%s: err %v, commands %q", name, err, f.Argvs())
 		}
 	}
 
 	// The host refuses a second snapshot of the run: the error says so.
-	f = &remote.Fake{Handle: func([]string, []byte) remote.Result {
+	f = &remotetest.Fake{Handle: func([]string, []byte) remote.Result {
 		return remote.Result{ExitCode: 3, Stderr: []byte("snapshot folder /var/lib/estab/r exists already: refusing to replace a snapshot\n")}
 	}}
 	if _, err := TakeSnapshot(context.Background(), f, "r", []rules.Family{rules.IPv4}, nil); err == nil || !strings.Contains(err.Error(), "exists already") {
 		t.Errorf("existing snapshot: %v", err)
 	}
 	// Output that does not account for every file is an error.
-	f = &remote.Fake{Handle: func([]string, []byte) remote.Result { return remote.Result{Stdout: []byte("1 copied\n")} }}
+	f = &remotetest.Fake{Handle: func([]string, []byte) remote.Result { return remote.Result{Stdout: []byte("1 copied\n")} }}
 	if _, err := TakeSnapshot(context.Background(), f, "r", []rules.Family{rules.IPv4}, []string{"/a", "/b"}); err == nil {
 		t.Error("missing file word accepted")
 	}
@@ -165,7 +167,7 @@ func TestArmMechanism(t *testing.T) {
 		{"init", "init\n", 0, DeadmanSetsid, "4242", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &remote.Fake{Host: "h1", Results: map[string]remote.Result{
+			f := &remotetest.Fake{Host: "h1", Results: map[string]remote.Result{
 				"cat /proc/1/comm":      {Stdout: []byte(tc.comm)},
 				"systemd-run --version": {ExitCode: tc.sdExit},
 			}, Handle: func(argv []string, _ []byte) remote.Result {
@@ -196,7 +198,7 @@ func TestArmMechanism(t *testing.T) {
 	}
 	// systemd-run asked for, a setsid sleeper reported (an older script
 	// fell back): refused, systemd's logind may kill it with the session.
-	f := &remote.Fake{Results: map[string]remote.Result{
+	f := &remotetest.Fake{Results: map[string]remote.Result{
 		"cat /proc/1/comm": {Stdout: []byte("systemd\n")}, "systemd-run --version": {},
 	}, Handle: func([]string, []byte) remote.Result {
 		return remote.Result{Stdout: []byte("setsid 77 1700000000\n")}
@@ -204,14 +206,14 @@ func TestArmMechanism(t *testing.T) {
 	if d, err := Arm(context.Background(), f, snap, time.Second); err == nil || !strings.Contains(err.Error(), "asked for systemd-run") {
 		t.Errorf("fallback accepted: %+v %v", d, err)
 	}
-	f = &remote.Fake{}
+	f = &remotetest.Fake{}
 	if _, err := Arm(context.Background(), f, snap, 0); err == nil || len(f.Argvs()) != 0 {
 		t.Errorf("zero delay: %v %q", err, f.Argvs())
 	}
 	if _, err := Arm(context.Background(), f, Snapshot{Dir: "/tmp/x", RunID: "x"}, time.Second); err == nil || len(f.Argvs()) != 0 {
 		t.Errorf("foreign folder: %v %q", err, f.Argvs())
 	}
-	f = &remote.Fake{Results: map[string]remote.Result{"cat /proc/1/comm": {Stdout: []byte("init\n")}},
+	f = &remotetest.Fake{Results: map[string]remote.Result{"cat /proc/1/comm": {Stdout: []byte("init\n")}},
 		Handle: func([]string, []byte) remote.Result {
 			return remote.Result{ExitCode: 4, Stderr: []byte("a dead-man was armed for this snapshot already: setsid 12\n")}
 		}}
@@ -248,7 +250,7 @@ func TestDisarm(t *testing.T) {
 		{"stuck", remote.Result{ExitCode: 5, Stderr: []byte("dead-man pid 4242 does not stop\n")}, "does not stop", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &remote.Fake{Handle: func([]string, []byte) remote.Result { return tc.res }}
+			f := &remotetest.Fake{Handle: func([]string, []byte) remote.Result { return tc.res }}
 			err := Disarm(context.Background(), f, d)
 			checkArgvShapes(t, f.Commands())
 			if want := []string{"sh", "-c", disarmScript, "sh", d.Dir, DeadmanSetsid, "4242"}; !slices.Equal(f.Commands()[0].Argv, want) {
@@ -273,7 +275,7 @@ func TestDisarm(t *testing.T) {
 		{Mechanism: "at", ID: "12", Dir: "/var/lib/estab/r1"},
 		{},
 	} {
-		f := &remote.Fake{}
+		f := &remotetest.Fake{}
 		if err := Disarm(context.Background(), f, bad); err == nil || len(f.Argvs()) != 0 {
 			t.Errorf("%+v: err %v, commands %q", bad, err, f.Argvs())
 		}
@@ -284,7 +286,7 @@ func TestRestoreVerifyCleanupArgv(t *testing.T) {
 	snap := Snapshot{Dir: "/var/lib/estab/r1", RunID: "r1", Families: []rules.Family{rules.IPv4}}
 	saved := "*filter\n:INPUT ACCEPT [3:4]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -i lo -j ACCEPT\nCOMMIT\n"
 	now := saved
-	f := &remote.Fake{Results: map[string]remote.Result{
+	f := &remotetest.Fake{Results: map[string]remote.Result{
 		"/bin/sh /var/lib/estab/r1/restore.sh session": {},
 		"cat -- /var/lib/estab/r1/iptables.save":       {Stdout: []byte(saved)},
 	}, Handle: func(argv []string, _ []byte) remote.Result {
@@ -309,7 +311,7 @@ func TestRestoreVerifyCleanupArgv(t *testing.T) {
 	}
 	checkArgvShapes(t, f.Commands())
 	for _, bad := range []Snapshot{{Dir: "/", RunID: "r1"}, {Dir: "/var/lib/estab", RunID: ""}, {Dir: "/var/lib/estab/r2", RunID: "r1"}} {
-		f := &remote.Fake{}
+		f := &remotetest.Fake{}
 		if Cleanup(ctx, f, bad) == nil || Restore(ctx, f, bad) == nil || Verify(ctx, f, bad) == nil || len(f.Argvs()) != 0 {
 			t.Errorf("%+v accepted: %q", bad, f.Argvs())
 		}
@@ -453,10 +455,7 @@ func needTools(t *testing.T, names ...string) {
 	t.Helper()
 	for _, n := range names {
 		if _, err := exec.LookPath(n); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is needed (CI=true): %v", n, err)
-			}
-			t.Skipf("no %s here: %v", n, err)
+			labtest.SkipOrFail(t, "no %s here: %v", n, err)
 		}
 	}
 }

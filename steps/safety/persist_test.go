@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/estab/estab/remote"
+	"github.com/estab/estab/remote/remotetest"
 	"github.com/estab/estab/rules"
 )
 
@@ -113,7 +114,7 @@ func TestParseOSRelease(t *testing.T) {
 }
 
 func TestDetectPersistence(t *testing.T) {
-	f := &remote.Fake{Results: map[string]remote.Result{
+	f := &remotetest.Fake{Results: map[string]remote.Result{
 		"sh -c " + osReleaseScript + " sh": {Stdout: []byte(osRocky)},
 	}, Handle: func(argv []string, _ []byte) remote.Result {
 		if len(argv) > 2 && argv[2] == existsScript {
@@ -166,7 +167,7 @@ func TestSaveArgv(t *testing.T) {
 	okAll := func([]string, []byte) remote.Result { return remote.Result{} }
 
 	deb := decidePersistence(osDebian, has("/etc/iptables"))
-	f := &remote.Fake{Handle: okAll}
+	f := &remotetest.Fake{Handle: okAll}
 	saved, err := Save(ctx, f, deb, fams)
 	if err != nil {
 		t.Fatal(err)
@@ -204,13 +205,13 @@ func TestSaveArgv(t *testing.T) {
 		}
 	}
 	nfp := decidePersistence(osDebian, has("/etc/iptables", netfilterPersistentBin, netfilterPersistentV4))
-	f = &remote.Fake{Handle: tool(map[string]string{"/etc/iptables/rules.v4": withRule, "/etc/iptables/rules.v6": withRule})}
+	f = &remotetest.Fake{Handle: tool(map[string]string{"/etc/iptables/rules.v4": withRule, "/etc/iptables/rules.v6": withRule})}
 	saved, err = Save(ctx, f, nfp, fams)
 	wantArgv := []string{netfilterPersistentBin + " save", "cat -- /etc/iptables/rules.v4", "cat -- /etc/iptables/rules.v6"}
 	if err != nil || !slices.Equal(f.Argvs(), wantArgv) || saved["ipv6"] != "/etc/iptables/rules.v6" {
 		t.Errorf("netfilter-persistent: %v %q %v", err, f.Argvs(), saved)
 	}
-	f = &remote.Fake{Handle: tool(map[string]string{"/etc/iptables/rules.v4": withRule})}
+	f = &remotetest.Fake{Handle: tool(map[string]string{"/etc/iptables/rules.v4": withRule})}
 	saved, err = Save(ctx, f, nfp, fams)
 	if a := f.Argvs(); err != nil || len(a) != 4 || !strings.HasSuffix(a[3], "sh /etc/iptables/rules.v6 ip6tables-save") || saved["ipv6"] != "/etc/iptables/rules.v6" {
 		t.Errorf("netfilter-persistent without the IPv6 file: %v %q %v", err, a, saved)
@@ -220,7 +221,7 @@ func TestSaveArgv(t *testing.T) {
 	// (here it saves nothing, as on an nf_tables host: estab writes it),
 	// estab writes rules.IPv6.
 	rhel := decidePersistence(osRocky, has("/etc/sysconfig", rhelInit4))
-	f = &remote.Fake{Handle: tool(map[string]string{"/etc/sysconfig/iptables": "# empty\n"})}
+	f = &remotetest.Fake{Handle: tool(map[string]string{"/etc/sysconfig/iptables": "# empty\n"})}
 	saved, err = Save(ctx, f, rhel, fams)
 	if err != nil {
 		t.Fatal(err)
@@ -232,24 +233,24 @@ func TestSaveArgv(t *testing.T) {
 	if saved["ipv4"] != "/etc/sysconfig/iptables" || saved["ipv6"] != "/etc/sysconfig/ip6tables" {
 		t.Errorf("saved = %v", saved)
 	}
-	f = &remote.Fake{Handle: tool(map[string]string{"/etc/sysconfig/iptables": withRule})}
+	f = &remotetest.Fake{Handle: tool(map[string]string{"/etc/sysconfig/iptables": withRule})}
 	if _, err := Save(ctx, f, rhel, []rules.Family{rules.IPv4}); err != nil || len(f.Argvs()) != 2 {
 		t.Errorf("iptables.init that saved: %v %q", err, f.Argvs())
 	}
 	checkArgvShapes(t, f.Commands())
 
-	f = &remote.Fake{Handle: okAll}
+	f = &remotetest.Fake{Handle: okAll}
 	if _, err := Save(ctx, f, Persistence{}, fams); !errors.Is(err, errNoPersistence) || len(f.Argvs()) != 0 {
 		t.Errorf("no mechanism: %v %q", err, f.Argvs())
 	}
-	f = &remote.Fake{Handle: func([]string, []byte) remote.Result {
+	f = &remotetest.Fake{Handle: func([]string, []byte) remote.Result {
 		return remote.Result{ExitCode: 3, Stderr: []byte("no folder /etc/iptables\n")}
 	}}
 	if _, err := Save(ctx, f, deb, fams); err == nil || !strings.Contains(err.Error(), "no folder /etc/iptables") || len(f.Argvs()) != 1 {
 		t.Errorf("failing write: %v %q", err, f.Argvs())
 	}
 	bad := Persistence{Mechanism: PersistArch, Files: map[string]string{"ipv4": "relative/file"}}
-	if _, err := Save(ctx, &remote.Fake{Handle: okAll}, bad, []rules.Family{rules.IPv4}); err == nil {
+	if _, err := Save(ctx, &remotetest.Fake{Handle: okAll}, bad, []rules.Family{rules.IPv4}); err == nil {
 		t.Error("relative file accepted")
 	}
 }
@@ -262,17 +263,17 @@ func TestVerifySaved(t *testing.T) {
 	}
 	deb := decidePersistence(osDebian, has("/etc/iptables"))
 	ctx := context.Background()
-	if err := VerifySaved(ctx, &remote.Fake{Results: files}, deb, []rules.Family{rules.IPv4}); err != nil {
+	if err := VerifySaved(ctx, &remotetest.Fake{Results: files}, deb, []rules.Family{rules.IPv4}); err != nil {
 		t.Error(err)
 	}
-	err := VerifySaved(ctx, &remote.Fake{Results: files}, deb, []rules.Family{rules.IPv4, rules.IPv6})
+	err := VerifySaved(ctx, &remotetest.Fake{Results: files}, deb, []rules.Family{rules.IPv4, rules.IPv6})
 	if err == nil || !strings.Contains(err.Error(), "ipv6: /etc/iptables/rules.v6: the stateful rule is not in INPUT") {
 		t.Errorf("VerifySaved without the rule: %v", err)
 	}
-	if err := VerifySaved(ctx, &remote.Fake{}, deb, []rules.Family{rules.IPv4}); err == nil {
+	if err := VerifySaved(ctx, &remotetest.Fake{}, deb, []rules.Family{rules.IPv4}); err == nil {
 		t.Error("missing file accepted") // Fake: exit 127
 	}
-	if err := VerifySaved(ctx, &remote.Fake{}, Persistence{}, []rules.Family{rules.IPv4}); !errors.Is(err, errNoPersistence) {
+	if err := VerifySaved(ctx, &remotetest.Fake{}, Persistence{}, []rules.Family{rules.IPv4}); !errors.Is(err, errNoPersistence) {
 		t.Errorf("no mechanism: %v", err)
 	}
 }

@@ -1,0 +1,103 @@
+package remotetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/estab/estab/remote"
+)
+
+// Fake is a recording remote.Executor for tests of code above remote. It
+// records every command (goroutine-safe) and answers, in this order: Errors
+// (a transport error for the joined argv), Results (exact joined argv, " "
+// separated), Handle, else exit 127 "command not found". The zero value is
+// ready to use; its Stats count like a real Conn (1 connection, 1 session).
+type Fake struct {
+	Host    string                                          // put in Results, for Result.Err messages
+	Handle  func(argv []string, stdin []byte) remote.Result // optional
+	Results map[string]remote.Result                        // key: strings.Join(argv, " ")
+	Errors  map[string]error                                // key: strings.Join(argv, " ")
+
+	mu       sync.Mutex
+	commands []remote.Command
+	closed   bool
+}
+
+var _ remote.Executor = (*Fake)(nil)
+
+// Run records cmd and answers it. An ended ctx or a closed Fake is an error.
+func (f *Fake) Run(ctx context.Context, cmd remote.Command) (remote.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return remote.Result{Argv: slices.Clone(cmd.Argv), Host: f.Host}, fmt.Errorf("%s: run: %w", f.Host, err)
+	}
+	rec := remote.Command{Argv: slices.Clone(cmd.Argv), Stdin: slices.Clone(cmd.Stdin)}
+	key := strings.Join(cmd.Argv, " ")
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return remote.Result{Argv: rec.Argv, Host: f.Host}, &remote.Error{Kind: remote.KindSession, Host: f.Host, Op: "run", Err: errors.New("connection closed")}
+	}
+	f.commands = append(f.commands, rec)
+	err, hasErr := f.Errors[key]
+	res, hasRes := f.Results[key]
+	handle := f.Handle
+	f.mu.Unlock()
+
+	switch {
+	case hasErr:
+		return remote.Result{Argv: rec.Argv, Host: f.Host}, err
+	case hasRes:
+	case handle != nil:
+		res = handle(slices.Clone(rec.Argv), slices.Clone(rec.Stdin))
+	default:
+		name := ""
+		if len(cmd.Argv) > 0 {
+			name = cmd.Argv[0]
+		}
+		res = remote.Result{ExitCode: 127, Stderr: []byte("sh: " + name + ": command not found\n")}
+	}
+	res.Argv, res.Host = rec.Argv, f.Host
+	res.Stdout, res.Stderr = slices.Clone(res.Stdout), slices.Clone(res.Stderr)
+	return res, nil
+}
+
+// Commands returns copies of the commands run so far, in order.
+func (f *Fake) Commands() []remote.Command {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]remote.Command, len(f.commands))
+	for i, c := range f.commands {
+		out[i] = remote.Command{Argv: slices.Clone(c.Argv), Stdin: slices.Clone(c.Stdin)}
+	}
+	return out
+}
+
+// Argvs returns the joined argv of each command run so far.
+func (f *Fake) Argvs() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]string, len(f.commands))
+	for i, c := range f.commands {
+		out[i] = strings.Join(c.Argv, " ")
+	}
+	return out
+}
+
+// Stats counts like a real Conn: 1 connection, 1 session, one command per Run.
+func (f *Fake) Stats() remote.Stats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return remote.Stats{Connections: 1, Sessions: 1, Commands: len(f.commands)}
+}
+
+// Close makes later Runs fail.
+func (f *Fake) Close() error {
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
+	return nil
+}
