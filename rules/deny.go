@@ -96,43 +96,29 @@ func isLoopbackAccept(r Rule) bool {
 // addresses, interfaces, a state list that includes NEW, and a comment.
 func acceptsNewTCP(r Rule, port int) bool {
 	proto, covered, restricted := "", false, false
-	s := r.Spec
-	for i := 0; i < len(s); i++ {
-		arg := func() string {
-			if i+1 < len(s) {
-				i++
-				return s[i]
-			}
-			return ""
-		}
-		switch s[i] {
+	ok := eachOption(r.Spec, func(name, value string) bool {
+		switch name {
 		case "-p", "--protocol":
-			proto = arg()
+			proto = value
 		case "-m", "--match":
-			if m := arg(); !slices.Contains([]string{"tcp", "multiport", "conntrack", "state", "comment"}, m) {
-				return false
-			}
+			return slices.Contains([]string{"tcp", "multiport", "conntrack", "state", "comment"}, value)
 		case "--dport", "--dports", "--destination-port", "--destination-ports":
-			covered = (proto == "tcp" || proto == "6") && portIn(arg(), port)
-			if !covered {
-				return false
-			}
+			covered = (proto == "tcp" || proto == "6") && portIn(value, port)
+			return covered
 		case "--ctstate", "--state":
-			if !slices.Contains(strings.Split(arg(), ","), "NEW") {
-				return false
-			}
+			return slices.Contains(strings.Split(value, ","), "NEW")
 		case "-s", "--source", "-d", "--destination", "-i", "--in-interface":
-			arg()
 			restricted = true
 		case "--comment":
-			arg()
 		case "-j":
-			if arg() != "ACCEPT" {
-				return false
-			}
-		default: // "!", other matches and their options
+			return value == "ACCEPT"
+		default: // other matches and their options
 			return false
 		}
+		return true
+	})
+	if !ok {
+		return false
 	}
 	// A port rule may be restricted; a rule without a port (all TCP, all
 	// traffic) counts only when it is not (-i lo -j ACCEPT is no SSH rule).
@@ -145,38 +131,27 @@ func acceptsNewTCP(r Rule, port int) bool {
 // address condition leaves the others cut off: such a rule counts for none.
 func icmpv6Accepted(r Rule) []int {
 	proto, typ := "", ""
-	s := r.Spec
-	for i := 0; i < len(s); i++ {
-		arg := func() string {
-			if i+1 < len(s) {
-				i++
-				return s[i]
-			}
-			return ""
-		}
-		switch s[i] {
+	ok := eachOption(r.Spec, func(name, value string) bool {
+		switch name {
 		case "-p", "--protocol":
-			proto = arg()
+			proto = value
 		case "-m", "--match":
-			if m := arg(); m != "icmp6" && m != "comment" && m != "hl" {
-				return nil
-			}
+			return value == "icmp6" || value == "comment" || value == "hl"
 		case "--icmpv6-type":
-			typ = arg()
+			typ = value
 		case "--hl-eq":
 			// ufw's form: neighbour discovery always has hop limit 255.
-			if arg() != "255" {
-				return nil
-			}
+			return value == "255"
 		case "--comment":
-			arg()
 		case "-j":
-			if arg() != "ACCEPT" {
-				return nil
-			}
+			return value == "ACCEPT"
 		default:
-			return nil
+			return false
 		}
+		return true
+	})
+	if !ok {
+		return nil
 	}
 	switch proto {
 	case "", "all":
@@ -200,6 +175,25 @@ func icmpv6Accepted(r Rule) []int {
 		return nil
 	}
 	return []int{t}
+}
+
+// eachOption calls f with each option of a rule spec and its value, until
+// f returns false. A negation ("!") is never a condition the callers
+// accept: it stops the walk with false, as f returning false does.
+func eachOption(spec []string, f func(name, value string) bool) bool {
+	for i := 0; i < len(spec); i += 2 {
+		if spec[i] == "!" {
+			return false
+		}
+		value := ""
+		if i+1 < len(spec) {
+			value = spec[i+1]
+		}
+		if !f(spec[i], value) {
+			return false
+		}
+	}
+	return true
 }
 
 var icmpv6Names = map[string]string{
