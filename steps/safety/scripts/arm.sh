@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # estab arm: start the dead-man of a complete snapshot.
 # usage: sh -c "$(cat arm.sh)" sh DIR MECHANISM SECONDS UNIT SLEEPER
 # stdout: "<mechanism> <id> <host epoch seconds>".

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # estab cleanup: remove a snapshot folder after a successful, disarmed run.
 # usage: sh -c "$(cat cleanup.sh)" sh DIR
 # Refuses while a dead-man is armed and unclaimed (removing the folder

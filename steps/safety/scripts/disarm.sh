@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # estab disarm: claim the dead-man's token, then stop it.
 # usage: sh -c "$(cat disarm.sh)" sh DIR MECHANISM ID
 # exit 0 disarmed; 10 the dead-man fired (stdout says what it did); else error.

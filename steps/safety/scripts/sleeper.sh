@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # estab sleeper: the setsid dead-man. $1 seconds, $2 the snapshot folder.
 # usage: setsid /bin/sh -c "$(sleeper)" estab-deadman SECONDS DIR
 # Sent as ONE line (comments dropped), so that disarm.sh can read

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # estab snapshot: store the host's rules and the files a save overwrites.
 # usage: sh -c "$(cat snapshot.sh)" sh DIR "CMD…" PATH… < restore.sh
 # It makes DIR (never over an existing one: a snapshot taken after a change

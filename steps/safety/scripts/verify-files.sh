@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # estab verify-files: every file of files.list is back as it was
 # (content, mode, owner) or absent again; prints what is not.
 # usage: sh -c "$(cat verify-files.sh)" sh DIR

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # estab write-save: write the output of SAVE-ARGV to TARGET atomically and
 # durably: a temp file in the same folder, fsync'd, mode and owner of the
 # file it replaces (new files 0640), renamed over TARGET, folder fsync'd.
