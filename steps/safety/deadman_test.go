@@ -506,16 +506,10 @@ func TestLocalDeadman(t *testing.T) {
 	if err := Disarm(ctx, ex, dDisarmed); err != nil {
 		t.Errorf("second Disarm: %v", err)
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		if _, err := os.Stat(fired.Dir + "/restored"); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the dead-man did not fire")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	labtest.WaitFor(t, 3*time.Second, func() bool {
+		_, err := os.Stat(fired.Dir + "/restored")
+		return err == nil
+	}, "the dead-man firing (its restored marker)")
 	if err := Disarm(ctx, ex, dFired); !errors.Is(err, ErrRolledBack) {
 		t.Errorf("Disarm after firing: %v", err)
 	}
@@ -584,16 +578,10 @@ func TestLocalDeadmanSystemd(t *testing.T) {
 	if active(dDisarmed) {
 		t.Error("timer active after Disarm")
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, err := os.Stat(fired.Dir + "/restored"); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the dead-man did not fire")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	labtest.WaitFor(t, 5*time.Second, func() bool {
+		_, err := os.Stat(fired.Dir + "/restored")
+		return err == nil
+	}, "the dead-man firing (its restored marker)")
 	if b, _ := os.ReadFile(fired.Dir + "/restored"); !strings.Contains(string(b), "by=deadman status=ok") {
 		t.Errorf("marker %q", b)
 	}

@@ -328,19 +328,7 @@ func TestLabDeadmanFiresAfterSessionEnd(t *testing.T) {
 	}
 	c.Close()
 	d.Close()
-	labtest.WaitFor(t, 1500*time.Millisecond, func() bool { return len(sshdSessions(t, l, host)) == 0 }, "the end of the sshd session processes")
-	// (On a machine too slow to look before the deadline, the restore
-	// below proves the same: a dead sleeper restores nothing.)
-	if time.Since(armedAt) < 1800*time.Millisecond {
-		if ps := deadmanProcs(t, dm); len(ps) != 2 {
-			t.Fatalf("after the session ended the dead-man's processes are %+v, want its sh and its sleep", ps)
-		}
-	}
-
-	labtest.WaitFor(t, 5*time.Second, func() bool {
-		_, err := l.Exec(context.Background(), host, "test", "-f", snap.Dir+"/restored")
-		return err == nil
-	}, "the dead-man's restore of the snapshot (its restored marker)")
+	awaitDeadmanRestore(t, l, host, dm, armedAt, "the sshd session ended")
 	t.Logf("restored %v after arming", time.Since(armedAt).Round(10*time.Millisecond))
 	if m := labExec(t, l, host, "cat", snap.Dir+"/restored"); !strings.Contains(m, "by=deadman status=ok") {
 		t.Errorf("restored marker = %q", m)
@@ -603,16 +591,7 @@ func TestLabDeadmanSurvivesRunnerKill(t *testing.T) {
 	}
 	cmd.Process.Kill() // SIGKILL: no Close, no FIN from a graceful shutdown of the shell
 	cmd.Wait()
-	labtest.WaitFor(t, 1500*time.Millisecond, func() bool { return len(sshdSessions(t, l, host)) == 0 }, "the end of the killed runner's sshd session")
-	if time.Since(armedAt) < 1800*time.Millisecond {
-		if ps := deadmanProcs(t, dm); len(ps) != 2 {
-			t.Fatalf("after the runner died the dead-man's processes are %+v", ps)
-		}
-	}
-	labtest.WaitFor(t, 5*time.Second, func() bool {
-		_, err := l.Exec(context.Background(), host, "test", "-f", dm.Dir+"/restored")
-		return err == nil
-	}, "the host's own restore by its dead-man (the restored marker)")
+	awaitDeadmanRestore(t, l, host, dm, armedAt, "the runner was killed")
 	if m := labExec(t, l, host, "cat", dm.Dir+"/restored"); !strings.Contains(m, "by=deadman status=ok") {
 		t.Errorf("restored marker = %q", m)
 	}
@@ -667,4 +646,23 @@ func deadmanRunnerHelper() int {
 	fmt.Printf("armed %s\n", dm.ID)
 	time.Sleep(time.Minute) // the test kills us
 	return 1
+}
+
+// awaitDeadmanRestore waits until host's sshd session is gone, checks the
+// dead-man (armed 2 s before its deadline at armedAt) still runs without
+// it, and waits for the host's own restore (its restored marker).
+func awaitDeadmanRestore(t *testing.T, l *elab.Lab, host string, dm Deadman, armedAt time.Time, after string) {
+	t.Helper()
+	labtest.WaitFor(t, 1500*time.Millisecond, func() bool { return len(sshdSessions(t, l, host)) == 0 }, "the end of the sshd session after "+after)
+	// (On a machine too slow to look before the deadline, the restore
+	// below proves the same: a dead sleeper restores nothing.)
+	if time.Since(armedAt) < 1800*time.Millisecond {
+		if ps := deadmanProcs(t, dm); len(ps) != 2 {
+			t.Fatalf("after %s the dead-man's processes are %+v, want its sh and its sleep", after, ps)
+		}
+	}
+	labtest.WaitFor(t, 5*time.Second, func() bool {
+		_, err := l.Exec(context.Background(), host, "test", "-f", dm.Dir+"/restored")
+		return err == nil
+	}, "the dead-man's own restore after "+after+" (its restored marker)")
 }
