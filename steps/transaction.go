@@ -16,11 +16,15 @@ import (
 // The transaction: a host that needs a change gets it under the safety
 // net, as stages run in order (k0sctl's phase manager, for one host):
 //
-//	snapshot → arm → change → verify → probe → save → disarm
+//	snapshot → arm → change → verify → probe → claim → save → clean up
 //
 // When a stage fails, the clean-up of every stage already done runs, last
 // first: after arm that is the rollback (restore over the session, disarm,
-// verify), the one failure path of the whole procedure.
+// verify), the one failure path of the whole procedure. The claim (disarm)
+// comes before the save, so that the dead-man can never fire while the
+// save writes: the saved files and the live rules always agree. A save
+// that fails after the claim is rolled back over the session by the
+// claim's clean-up.
 
 // txn is one host's transaction.
 type txn struct {
@@ -36,7 +40,8 @@ type txn struct {
 	// dead-man is now the authority): the manager adds nothing.
 	settled bool
 	// disarming: Disarm was attempted. From then on the claim decides what
-	// happens to the host, never a restore over the session.
+	// happens to the host: the dead-man's rollback if it won, else the
+	// claim's clean-up; never the arm stage's rollback.
 	disarming bool
 	closers   []func() // run when the transaction ends (the probe connection)
 }
@@ -59,7 +64,7 @@ var errSettled = errors.New("settled")
 // transaction runs the change of plans under the safety net.
 func (p *proc) transaction(ctx context.Context, plans []*plan, facts hostFacts) {
 	t := &txn{p: p, plans: plans, facts: facts, fams: families(plans)}
-	t.run(ctx, []stage{snapshotStage{}, armStage{}, changeStage{}, verifyStage{}, probeStage{}, saveStage{}, disarmStage{}})
+	t.run(ctx, []stage{snapshotStage{}, armStage{}, changeStage{}, verifyStage{}, probeStage{}, claimStage{}, saveStage{}, doneStage{}})
 }
 
 func (t *txn) run(ctx context.Context, stages []stage) {
@@ -240,17 +245,15 @@ func (t *txn) setProbe(c result.Check) {
 	}
 }
 
-// saveStage makes the confirmed ruleset persistent and reads it back. From
-// here on an interrupt no longer restores: the change stands.
+// saveStage makes the confirmed ruleset persistent and reads it back. It
+// runs after the claim: an interrupt no longer stops it, and a failure is
+// rolled back by the claim's clean-up.
 type saveStage struct{}
 
 func (saveStage) Run(ctx context.Context, t *txn) error {
 	p := t.p
 	if p.o.NoSave {
 		return nil
-	}
-	if time.Until(t.dm.Deadline) < p.o.RollbackAfter/6 {
-		return fmt.Errorf("too close to the dead-man deadline (%s) to save safely; raise --rollback-after", t.dm.Deadline.Format(time.TimeOnly))
 	}
 	if t.pers.Mechanism == "" {
 		p.warn("not persisted: no persistence mechanism found")
@@ -279,16 +282,15 @@ func (saveStage) Run(ctx context.Context, t *txn) error {
 	return nil
 }
 
-// disarmStage claims the dead-man, removes the snapshot and reports the
-// families changed. When the claim fails the dead-man fired first (the
-// host is as before, saved files included) or cannot be stopped (it will
-// fire): say so rather than claim success.
-type disarmStage struct{}
+// claimStage claims the dead-man (disarm): from here on nothing on the
+// host restores it by itself. When the claim fails the dead-man fired
+// first (the host is as before, saved files included) or cannot be stopped
+// (it will fire): say so rather than claim success.
+type claimStage struct{}
 
-func (disarmStage) Run(ctx context.Context, t *txn) error {
+func (claimStage) Run(ctx context.Context, t *txn) error {
 	p := t.p
 	t.disarming = true
-	armed := t.dm.Mechanism + " " + t.dm.ID
 	if err := safety.Disarm(ctx, p.as("disarm"), t.dm); err != nil {
 		fired := errors.Is(err, safety.ErrRolledBack)
 		p.failAll(t.plans, "disarm: %v", err)
@@ -300,8 +302,40 @@ func (disarmStage) Run(ctx context.Context, t *txn) error {
 		return errSettled
 	}
 	for _, pl := range t.plans {
-		p.fam(pl).Deadman = armed + " (disarmed)"
+		p.fam(pl).Deadman = t.dm.Mechanism + " " + t.dm.ID + " (disarmed)"
 	}
+	return nil
+}
+
+// CleanUp rolls back a save that failed after the claim: no dead-man
+// covers the host any more, so restore over this session and verify, and
+// when that fails say exactly how to finish it by hand.
+func (claimStage) CleanUp(ctx context.Context, t *txn, why string) {
+	p := t.p
+	ex := p.as("rollback")
+	err := safety.Restore(ctx, ex, t.snap)
+	if err == nil {
+		err = safety.Verify(ctx, ex, t.snap)
+	}
+	p.res.Snapshot = t.snap.Dir
+	for _, pl := range t.plans {
+		fr := p.fam(pl)
+		fr.RolledBack, fr.Saved = err == nil, ""
+	}
+	t.settled = true
+	if err != nil {
+		p.failAll(t.plans, "%s; the dead-man was claimed and restoring over this session failed (%v): the host keeps the change, unsaved; restore it with /bin/sh %s/restore.sh session",
+			why, err, t.snap.Dir)
+		return
+	}
+	p.failAll(t.plans, "%s; rolled back over this session: the ruleset and the saved files are as before", why)
+}
+
+// doneStage removes the snapshot and reports the families changed.
+type doneStage struct{}
+
+func (doneStage) Run(ctx context.Context, t *txn) error {
+	p := t.p
 	if err := safety.Cleanup(ctx, p.as("cleanup"), t.snap); err != nil {
 		p.warn("snapshot folder left on the host: %v", err)
 	}

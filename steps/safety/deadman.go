@@ -30,10 +30,13 @@ var ErrRolledBack = errors.New("dead-man already fired: the rollback ran")
 
 // A Deadman is an armed rollback on the host.
 type Deadman struct {
-	Mechanism string    // DeadmanSystemd | DeadmanSetsid
-	ID        string    // unit name (estab-rollback-<run-id>) or pid of the sleeper
-	Deadline  time.Time // when it fires, by the host's clock
-	Dir       string    // the snapshot folder it restores
+	Mechanism string // DeadmanSystemd | DeadmanSetsid
+	ID        string // unit name (estab-rollback-<run-id>) or pid of the sleeper
+	// Deadline is the earliest the dead-man can fire, by the runner's clock
+	// (arming started at or after the runner's time before sending it):
+	// the host's clock may be off by any amount, so it is never asked.
+	Deadline time.Time
+	Dir      string // the snapshot folder it restores
 }
 
 func (d Deadman) String() string {
@@ -81,6 +84,7 @@ func Arm(ctx context.Context, ex remote.Executor, snap Snapshot, after time.Dura
 	}
 	mech := decideDeadman(string(comm.Stdout), sdExit)
 	unit := "estab-rollback-" + snap.RunID
+	start := time.Now()
 	r, err := mustRun(ctx, ex, "arm "+mech, "sh", "-c", armScript, "sh", snap.Dir, mech, strconv.FormatInt(secs, 10), unit, sleeperScript)
 	if err != nil {
 		return Deadman{}, err
@@ -92,11 +96,7 @@ func Arm(ctx context.Context, ex remote.Executor, snap Snapshot, after time.Dura
 	if f[0] != mech {
 		return Deadman{}, fmt.Errorf("arm: asked for %s, the host armed %s: refused", mech, f[0])
 	}
-	epoch, err := strconv.ParseInt(f[2], 10, 64)
-	if err != nil {
-		return Deadman{}, fmt.Errorf("arm %s: bad host time %q", mech, f[2])
-	}
-	d := Deadman{Mechanism: f[0], ID: f[1], Deadline: time.Unix(epoch+secs, 0), Dir: snap.Dir}
+	d := Deadman{Mechanism: f[0], ID: f[1], Deadline: start.Add(time.Duration(secs) * time.Second), Dir: snap.Dir}
 	if err := checkDeadman(d); err != nil {
 		return d, fmt.Errorf("arm %s: %w", mech, err)
 	}
