@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -58,5 +59,34 @@ func TestRunStopsStartingAfterCancel(t *testing.T) {
 		if v != want {
 			t.Fatalf("host %d: %q, want %q", i, v, want)
 		}
+	}
+}
+
+// A host that idles gives its fork to the next host: with one fork, three
+// hosts that each idle 100ms overlap their waits instead of queueing.
+func TestIdleGivesTheForkBack(t *testing.T) {
+	var started []time.Time
+	var mu sync.Mutex
+	begin := time.Now()
+	Run(context.Background(), 3, 1, func(ctx context.Context, i int) int {
+		mu.Lock()
+		started = append(started, time.Now())
+		mu.Unlock()
+		Idle(ctx, func() { time.Sleep(100 * time.Millisecond) })
+		return i
+	}, func(int, error) int { return -1 })
+	for i, s := range started {
+		if d := s.Sub(begin); d > 80*time.Millisecond {
+			t.Fatalf("host %d started after %v: it queued behind an idle host", i, d)
+		}
+	}
+}
+
+// Without the fleet's context, Idle only waits.
+func TestIdleOutsideRun(t *testing.T) {
+	ran := false
+	Idle(context.Background(), func() { ran = true })
+	if !ran {
+		t.Fatal("wait not called")
 	}
 }

@@ -35,6 +35,10 @@ type ApplyOptions struct {
 	RollbackAfter time.Duration // dead-man delay; 0 = DefaultRollbackAfter
 	ProbeTimeout  time.Duration // for the second connection after the change; 0 = DefaultProbeTimeout
 	NoSave        bool          // skip the persistent save on purpose
+	// Settle waits this long after the probe, dead-man armed, then probes
+	// and re-checks before saving (0 = no wait). Settling hosts free their
+	// fork: the waits of all hosts in flight overlap.
+	Settle time.Duration
 
 	// PauseBeforeProbe is a test-only pause point between the confirmed
 	// change and the probe, to kill the runner there.
@@ -46,6 +50,10 @@ const DefaultProbeTimeout = 20 * time.Second
 
 // DefaultRollbackAfter is the dead-man delay when none is given.
 const DefaultRollbackAfter = steps.DefaultRollbackAfter
+
+// SettleMargin is the least time the dead-man must have left after the
+// --settle wait.
+const SettleMargin = steps.SettleMargin
 
 // Apply runs the rollout (or, with o.Check, the read-only check) on every
 // host of c, at most o.Forks at a time, and returns one result per host in
@@ -89,6 +97,7 @@ func (o ApplyOptions) steps(runID string) steps.Options {
 		RunID:            runID,
 		RollbackAfter:    o.RollbackAfter,
 		NoSave:           o.NoSave,
+		Settle:           o.Settle,
 		PauseBeforeProbe: o.PauseBeforeProbe,
 	}
 }
@@ -126,6 +135,18 @@ func applyOne(ctx context.Context, d *remote.Dialer, h host, o steps.Options, pr
 	}
 	sh.Probe = func(ctx context.Context) (func(), error) {
 		return probe(ctx, d, h.Target, probeTimeout)
+	}
+	sh.Wait = func(ctx context.Context, d time.Duration) (err error) {
+		fleet.Idle(ctx, func() {
+			tm := time.NewTimer(d)
+			defer tm.Stop()
+			select {
+			case <-tm.C:
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		})
+		return err
 	}
 	r := steps.Apply(ctx, conn, sh, o)
 	r.Duration = time.Since(start)

@@ -139,6 +139,9 @@ type Family struct {
 	BlockedReason string      `json:"blocked_reason,omitempty"`
 	Probe         Check       `json:"probe"` // the second, fresh SSH connection after the change
 	ProbeReason   string      `json:"probe_reason,omitempty"`
+	// Settle is the check after --settle: a second fresh connection and the
+	// rule still first after the wait ("" = no --settle).
+	Settle Check `json:"settle,omitempty"`
 	RolledBack    bool        `json:"rolled_back"`      // the snapshot was restored (the host is as before)
 	Saved         string      `json:"saved"`            // where the ruleset was persisted (path or mechanism); "" = not saved
 	Deadman       string      `json:"deadman"`          // the armed rollback: "systemd-run UNIT" | "setsid PID" (+ " (disarmed)")

@@ -18,6 +18,11 @@ type Options struct {
 	RunID         string        // names the snapshot folder and the dead-man (unique per run; safety.NewRunID when "")
 	RollbackAfter time.Duration // dead-man delay (default 90s)
 	NoSave        bool          // skip the persistent save on purpose
+	// Settle is how long to wait, dead-man armed, after the probe passed,
+	// before probing again, re-checking the rule and saving (0 = no wait):
+	// it catches what breaks a minute later (neighbour entries expiring, a
+	// cron job reloading rules).
+	Settle time.Duration
 	// PauseBeforeProbe is a test-only pause point between the confirmed
 	// change and the probe (ESTAB_TEST_PAUSE_BEFORE_PROBE), to kill the
 	// runner there. An interrupt ends it early.
@@ -48,4 +53,8 @@ type Host struct {
 	// as root. It stays open until done is called, after the save.
 	// nil = no probe possible (the change is then rolled back).
 	Probe func(ctx context.Context) (done func(), err error)
+	// Wait pauses the procedure for d (--settle), letting other hosts use
+	// this host's share of the parallelism meanwhile; it returns early with
+	// ctx's error. nil = a plain timer.
+	Wait func(ctx context.Context, d time.Duration) error
 }

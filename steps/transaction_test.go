@@ -1,6 +1,8 @@
 package steps
 
 import (
+	"context"
+	"errors"
 	"os"
 	"slices"
 	"strings"
@@ -68,5 +70,106 @@ func TestApplyDeadlineByRunnersClock(t *testing.T) {
 				t.Fatalf("status %s family %+v error %q", r.Status, f, r.Error)
 			}
 		})
+	}
+}
+
+// settleHost is lab with a Wait that records the pause and runs during it
+// whatever a test says happens on the host meanwhile.
+func settleHost(meanwhile func()) (Host, *[]time.Duration, *int) {
+	host := lab
+	var waits []time.Duration
+	probes := 0
+	host.Probe = func(context.Context) (func(), error) { probes++; return func() {}, nil }
+	host.Wait = func(_ context.Context, d time.Duration) error {
+		waits = append(waits, d)
+		if meanwhile != nil {
+			meanwhile()
+		}
+		return nil
+	}
+	return host, &waits, &probes
+}
+
+func TestApplySettleProbesAndChecksAgain(t *testing.T) {
+	host, waits, probes := settleHost(nil)
+	r, _ := apply(t, newFakeHost(lo), host, Options{Settle: 90 * time.Second, RollbackAfter: 180 * time.Second})
+	f := fam(r, "ipv4")
+	if r.Status != "changed" || f.Settle != "ok" || f.Saved == "" || *probes != 2 || len(*waits) != 1 || (*waits)[0] != 90*time.Second {
+		t.Fatalf("status %s %q family %+v probes %d waits %v", r.Status, r.Error, f, *probes, *waits)
+	}
+	var names []string
+	for _, s := range r.Steps {
+		names = append(names, s.Name)
+	}
+	if i, d := slices.Index(names, "settle"), slices.Index(names, "disarm"); i < 0 || i > d {
+		t.Fatalf("want the re-check before the claim: %v", names)
+	}
+}
+
+// A cron job reloading the old rules during the wait: the re-check finds
+// the rule gone and the host is rolled back, not saved.
+func TestApplySettleRuleGoneRollsBack(t *testing.T) {
+	h := newFakeHost(lo, ssh22)
+	before := h.fam["iptables"].save()
+	host, _, _ := settleHost(func() {
+		t4 := h.fam["iptables"]
+		t4.rules, t4.packets = []string{canonical(lo), canonical(ssh22)}, []uint64{0, 0}
+	})
+	s := h.realSafety(t)
+	r, _ := apply(t, h, host, Options{Settle: time.Minute, RollbackAfter: 150 * time.Second})
+	f := fam(r, "ipv4")
+	if r.Status != "failed" || f.Settle != "failed" || !f.RolledBack || f.Saved != "" || !strings.Contains(r.Error, "after --settle 1m0s") {
+		t.Fatalf("status %s %q family %+v", r.Status, r.Error, f)
+	}
+	if after := h.fam["iptables"].save(); after != before {
+		t.Fatalf("not as before:\n%s", after)
+	}
+	if s.Exists("/etc/iptables/rules.v4") {
+		t.Fatal("saved although the settle check failed")
+	}
+}
+
+func TestApplySettleProbeFailsRollsBack(t *testing.T) {
+	h := newFakeHost(lo, ssh22)
+	before := h.fam["iptables"].save()
+	host, _, probes := settleHost(nil)
+	host.Probe = func(context.Context) (func(), error) {
+		if *probes++; *probes == 2 {
+			return nil, errors.New("ssh: handshake failed: EOF")
+		}
+		return func() {}, nil
+	}
+	r, _ := apply(t, h, host, Options{Settle: time.Minute, RollbackAfter: 150 * time.Second})
+	if f := fam(r, "ipv4"); r.Status != "failed" || f.Settle != "failed" || f.Probe != "ok" || !f.RolledBack || !strings.Contains(r.Error, "handshake failed") {
+		t.Fatalf("status %s %q family %+v", r.Status, r.Error, f)
+	}
+	if after := h.fam["iptables"].save(); after != before {
+		t.Fatalf("not as before:\n%s", after)
+	}
+}
+
+func TestApplySettleInterruptedRollsBack(t *testing.T) {
+	h := newFakeHost(lo, ssh22)
+	before := h.fam["iptables"].save()
+	ctx, cancel := context.WithCancel(context.Background())
+	host := lab
+	host.Wait = func(ctx context.Context, d time.Duration) error { cancel(); <-ctx.Done(); return ctx.Err() }
+	h.realSafety(t)
+	r := Apply(ctx, h.executor(), host, Options{Settle: time.Minute, RollbackAfter: 150 * time.Second})
+	if f := fam(r, "ipv4"); r.Status != "failed" || r.ErrorKind != "interrupted" || !f.RolledBack {
+		t.Fatalf("status %s kind %s %q family %+v", r.Status, r.ErrorKind, r.Error, f)
+	}
+	if after := h.fam["iptables"].save(); after != before {
+		t.Fatalf("not as before:\n%s", after)
+	}
+}
+
+// Too little time before the dead-man for the wait: refused and restored
+// before waiting.
+func TestApplySettleNeedsTime(t *testing.T) {
+	host, waits, _ := settleHost(nil)
+	r, _ := apply(t, newFakeHost(lo), host, Options{Settle: time.Minute, RollbackAfter: 70 * time.Second})
+	if f := fam(r, "ipv4"); r.Status != "failed" || !f.RolledBack || len(*waits) != 0 || !strings.Contains(r.Error, "raise --rollback-after") {
+		t.Fatalf("status %s %q family %+v waits %v", r.Status, r.Error, f, *waits)
 	}
 }

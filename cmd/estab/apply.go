@@ -37,12 +37,16 @@ each host restores its snapshot unless the run confirmed and saved it.`,
 	fs.DurationVar(&o.RollbackAfter, "rollback-after", job.DefaultRollbackAfter, "dead-man: restore the host's snapshot after this long unless the run confirmed and saved it")
 	fs.DurationVar(&o.ProbeTimeout, "probe-timeout", job.DefaultProbeTimeout, "how long the second, fresh SSH connection may take after the change")
 	fs.BoolVar(&o.NoSave, "no-save", false, "do not persist the ruleset (the change stays live only)")
+	fs.DurationVar(&o.Settle, "settle", 0, "after the probe, wait this long (dead-man armed), probe again and re-check the rule before saving; --rollback-after then defaults to 90s plus this")
 	_ = c.RegisterFlagCompletionFunc("family", cobra.FixedCompletions([]string{"auto", "ipv4", "ipv6"}, cobra.ShellCompDirectiveNoFileComp))
 
 	c.RunE = func(c *cobra.Command, _ []string) error {
 		stdout, stderr := c.OutOrStdout(), c.ErrOrStderr()
 		conn, err := f.connection()
 		if err == nil {
+			if !fs.Changed("rollback-after") {
+				o.RollbackAfter = job.DefaultRollbackAfter + o.Settle
+			}
 			err = checkApply(&o)
 		}
 		if err != nil {
@@ -87,6 +91,11 @@ func checkApply(o *job.ApplyOptions) error {
 		return fmt.Errorf("--rollback-after %s is too short to finish a host safely (at least 10s)", o.RollbackAfter)
 	case o.ProbeTimeout <= 0 || o.ProbeTimeout >= o.RollbackAfter:
 		return fmt.Errorf("--probe-timeout must be positive and shorter than --rollback-after")
+	case o.Settle < 0:
+		return fmt.Errorf("--settle must not be negative")
+	case o.Settle > 0 && o.RollbackAfter < o.Settle+o.ProbeTimeout+job.SettleMargin:
+		return fmt.Errorf("--settle %s needs --rollback-after of at least %s (settle + probe timeout + %s for the change and the claim)",
+			o.Settle, o.Settle+o.ProbeTimeout+job.SettleMargin, job.SettleMargin)
 	}
 	if v := os.Getenv("ESTAB_TEST_PAUSE_BEFORE_PROBE"); v != "" {
 		d, err := time.ParseDuration(v)

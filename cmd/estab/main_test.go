@@ -63,6 +63,10 @@ var labHosts = []lab.HostSpec{
 	// SSH ACCEPT that a rate limit makes partial.
 	{Name: "nond6", Rules: ruleset("ACCEPT", loRule, sshRule), Rules6: ruleset("ACCEPT", loRule, sshRule)},
 	both(lab.HostSpec{Name: "ratessh", Rules: ruleset("ACCEPT", loRule, "-A INPUT -p tcp -m tcp --dport 22 -m limit --limit 5/min -j ACCEPT\n")}),
+	// --settle: a host whose rules a "cron job" reloads during the wait,
+	// and a healthy one in the same run.
+	both(lab.HostSpec{Name: "cronload", Rules: ruleset("ACCEPT", loRule, sshRule)}),
+	both(lab.HostSpec{Name: "settleok", Rules: ruleset("ACCEPT", loRule, sshRule)}),
 }
 
 // fleetHosts is the 20-host group of the interruption test.
