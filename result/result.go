@@ -141,13 +141,13 @@ type Family struct {
 	ProbeReason   string      `json:"probe_reason,omitempty"`
 	// Settle is the check after --settle: a second fresh connection and the
 	// rule still first after the wait ("" = no --settle).
-	Settle Check `json:"settle,omitempty"`
-	RolledBack    bool        `json:"rolled_back"`      // the snapshot was restored (the host is as before)
-	Saved         string      `json:"saved"`            // where the ruleset was persisted (path or mechanism); "" = not saved
-	Deadman       string      `json:"deadman"`          // the armed rollback: "systemd-run UNIT" | "setsid PID" (+ " (disarmed)")
-	Result        Status      `json:"result"`           // ok | changed | failed | skipped
-	Reason        string      `json:"reason,omitempty"` // why failed or skipped
-	Diff          string      `json:"diff,omitempty"`   // unified diff of *-save, with --diff
+	Settle     Check  `json:"settle,omitempty"`
+	RolledBack bool   `json:"rolled_back"`      // the snapshot was restored (the host is as before)
+	Saved      string `json:"saved"`            // where the ruleset was persisted (path or mechanism); "" = not saved
+	Deadman    string `json:"deadman"`          // the armed rollback: "systemd-run UNIT" | "setsid PID" (+ " (disarmed)")
+	Result     Status `json:"result"`           // ok | changed | failed | skipped
+	Reason     string `json:"reason,omitempty"` // why failed or skipped
+	Diff       string `json:"diff,omitempty"`   // unified diff of *-save, with --diff
 }
 
 // Step is one command run on the host, in order.
@@ -155,6 +155,7 @@ type Step struct {
 	Family   string        `json:"family,omitempty"`
 	Name     string        `json:"name"` // detect, list, check, insert, confirm, policy, traffic, review…
 	Argv     []string      `json:"argv"`
+	Stdin    string        `json:"stdin,omitempty"` // data fed to the command (the move's iptables-restore input)
 	ExitCode int           `json:"exit_code"`
 	Stdout   string        `json:"stdout,omitempty"`
 	Stderr   string        `json:"stderr,omitempty"`

@@ -3,9 +3,9 @@ package steps
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strconv"
+	"strings"
 
+	"github.com/estab/estab/remote"
 	"github.com/estab/estab/result"
 	"github.com/estab/estab/rules"
 )
@@ -14,7 +14,7 @@ import (
 func (p *proc) changeFamily(ctx context.Context, pl *plan) error {
 	p.family = pl.fam.Name
 	fr := p.fam(pl)
-	if err := p.change(ctx, pl.fam, pl.act, pl.v); err != nil {
+	if err := p.change(ctx, pl); err != nil {
 		fr.Action = pl.act
 		return err
 	}
@@ -38,36 +38,44 @@ func (p *proc) changeFamily(ctx context.Context, pl *plan) error {
 	return nil
 }
 
-// change inserts the rule at the top of INPUT and removes later copies so
-// that exactly one stays. Copies are deleted by number, from the bottom up,
-// after a fresh listing: deleting by spec would remove the new first one.
-func (p *proc) change(ctx context.Context, fam rules.Family, a result.Action, v rules.Verdict) error {
-	if a == actNone {
+// change inserts the rule at the top of INPUT, or moves it there and
+// removes every other copy so that exactly one stays. A move is one atomic
+// iptables-restore --noflush that deletes the listed copies by their
+// specification and inserts at 1: never a number read earlier (another
+// tool, fail2ban or docker, may have shifted the rules since), never a
+// moment without the rule, and if a copy vanished meanwhile the commit
+// fails as a whole and nothing changes.
+func (p *proc) change(ctx context.Context, pl *plan) error {
+	fam := pl.fam
+	switch pl.act {
+	case actNone:
 		return nil
-	}
-	if a == actInsert || a == actMove {
-		argv := append([]string{fam.Cmd, "-w", "-I", "INPUT", "1"}, rules.Canonical...)
-		if _, err := p.must(ctx, "insert", argv...); err != nil {
-			return err
-		}
-		if a == actInsert {
-			return nil
-		}
-	}
-	rs, err := p.list(ctx, fam, "reorder")
-	if err != nil {
+	case actInsert:
+		_, err := p.must(ctx, "insert", append([]string{fam.Cmd, "-w", "-I", "INPUT", "1"}, rules.Canonical...)...)
 		return err
 	}
-	copies := rules.Judge(rs, "INPUT").Copies
-	if len(copies) < 2 {
-		return nil
+	input := pl.rs.Chains["INPUT"]
+	var copies []rules.Rule
+	for _, n := range pl.v.Copies {
+		copies = append(copies, input[n-1])
 	}
-	late := slices.Clone(copies[1:])
-	slices.Reverse(late)
-	for _, n := range late {
-		if _, err := p.must(ctx, "reorder", fam.Cmd, "-w", "-D", "INPUT", strconv.Itoa(n)); err != nil {
-			return err
-		}
+	// A move puts the canonical rule first; deduplicating keeps the
+	// operator's first copy as written, now at the top.
+	keep := rules.Canonical
+	if pl.act == actDeduplicate {
+		keep = copies[0].Spec
+	}
+	name := map[result.Action]string{actMove: "move", actDeduplicate: "deduplicate"}[pl.act]
+	argv := []string{fam.Cmd + "-restore", "-w", "30", "--noflush"}
+	stdin := rules.ReplaceInInput("INPUT", copies, keep)
+	r, err := p.exec(ctx, remote.Command{Argv: argv, Stdin: []byte(stdin)})
+	p.record(name, argv, r)
+	p.steps[len(p.steps)-1].Stdin = stdin
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if r.ExitCode != 0 {
+		return fmt.Errorf("%s: %s: exit %d: %s", name, strings.Join(argv, " "), r.ExitCode, strings.TrimSpace(string(r.Stderr)))
 	}
 	return nil
 }

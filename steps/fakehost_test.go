@@ -62,7 +62,7 @@ func (h *fakeHost) executor() *remotetest.Fake {
 				return r
 			}
 		}
-		return h.handle(argv)
+		return h.handle(argv, stdin)
 	}}
 }
 
@@ -78,7 +78,7 @@ func canonical(spec string) string {
 	return spec
 }
 
-func (h *fakeHost) handle(argv []string) remote.Result {
+func (h *fakeHost) handle(argv []string, stdin []byte) remote.Result {
 	j := strings.Join(argv, " ")
 	switch {
 	case j == "id -u":
@@ -127,6 +127,8 @@ func (h *fakeHost) handle(argv []string) remote.Result {
 		return ok(h.fam[strings.TrimSuffix(argv[0], "-save")].save())
 	case argv[0] == "iptables" || argv[0] == "ip6tables":
 		return h.fam[argv[0]].cmd(argv[1:])
+	case (argv[0] == "iptables-restore" || argv[0] == "ip6tables-restore") && strings.Join(argv[1:], " ") == "-w 30 --noflush":
+		return h.fam[strings.TrimSuffix(argv[0], "-restore")].restoreNoflush(string(stdin))
 	}
 	return exit(127, "sh: "+argv[0]+": not found\n")
 }
@@ -203,6 +205,34 @@ func (t *fakeTable) cmd(args []string) remote.Result {
 		return ok("")
 	}
 	return exit(2, "iptables: unsupported by fake: "+j+"\n")
+}
+
+// restoreNoflush applies an iptables-restore --noflush input of -D (by
+// specification) and -I INPUT 1 lines to INPUT, all or nothing, as
+// iptables-restore commits a table.
+func (t *fakeTable) restoreNoflush(in string) remote.Result {
+	rs, ps := slices.Clone(t.rules), slices.Clone(t.packets)
+	for n, line := range strings.Split(strings.TrimSpace(in), "\n") {
+		args, err := rules.Split(line)
+		if err != nil {
+			return exit(2, fmt.Sprintf("iptables-restore: line %d failed\n", n+1))
+		}
+		switch {
+		case line == "*filter" || line == "COMMIT":
+		case len(args) > 2 && args[0] == "-D" && args[1] == "INPUT":
+			i := slices.Index(rs, canonical("-A INPUT "+rules.Join(args[2:])))
+			if i < 0 {
+				return exit(1, fmt.Sprintf("iptables-restore: line %d failed\n", n+1))
+			}
+			rs, ps = slices.Delete(rs, i, i+1), slices.Delete(ps, i, i+1)
+		case len(args) > 3 && args[0] == "-I" && args[1] == "INPUT" && args[2] == "1":
+			rs, ps = slices.Insert(rs, 0, canonical("-A INPUT "+rules.Join(args[3:]))), slices.Insert(ps, 0, 0)
+		default:
+			return exit(2, fmt.Sprintf("iptables-restore: unsupported by fake: %s\n", line))
+		}
+	}
+	t.rules, t.packets = rs, ps
+	return ok("")
 }
 
 // mutations lists the commands that changed the ruleset.
