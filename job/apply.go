@@ -71,8 +71,17 @@ func Apply(ctx context.Context, c Connection, o ApplyOptions) ([]result.Host, er
 		o.ProbeTimeout = DefaultProbeTimeout
 	}
 	so := o.steps(safety.NewRunID())
+	dups := sameTargets(ctx, hosts, net.DefaultResolver.LookupHost)
 	return fleet.Run(ctx, len(hosts), o.Forks,
-		func(ctx context.Context, i int) result.Host { return applyOne(ctx, d, hosts[i], so, o.ProbeTimeout) },
+		func(ctx context.Context, i int) result.Host {
+			if j, ok := dups[i]; ok {
+				r := result.NewHost(hosts[i].Inv.Name, addr(hosts[i].Target), so.RunID)
+				r.Status, r.ErrorKind = result.StatusSkipped, result.KindDuplicate
+				r.Error = fmt.Sprintf("same machine as %s (%s): worked on once, under that name", hosts[j].Inv.Name, addr(hosts[j].Target))
+				return r
+			}
+			return applyOne(ctx, d, hosts[i], so, o.ProbeTimeout)
+		},
 		func(i int, err error) result.Host {
 			r := result.NewHost(hosts[i].Inv.Name, addr(hosts[i].Target), so.RunID)
 			r.Status, r.ErrorKind, r.Error = result.StatusSkipped, result.KindNotStarted, "not started: "+err.Error()

@@ -37,6 +37,7 @@ const (
 	KindInterrupted    ErrorKind = "interrupted" // Ctrl-C: nothing was changed, or the change was rolled back
 	KindNotStarted     ErrorKind = "not-started" // the run stopped before this host started
 	KindDetect         ErrorKind = "detect"      // ping: the host answered but detection failed
+	KindDuplicate      ErrorKind = "duplicate"   // apply: another inventory name of the run reaches the same machine
 )
 
 // Action is what the run did (or, with --check, would do) to the rule.

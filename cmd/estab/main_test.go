@@ -67,6 +67,8 @@ var labHosts = []lab.HostSpec{
 	// and a healthy one in the same run.
 	both(lab.HostSpec{Name: "cronload", Rules: ruleset("ACCEPT", loRule, sshRule)}),
 	both(lab.HostSpec{Name: "settleok", Rules: ruleset("ACCEPT", loRule, sshRule)}),
+	// Listed twice in one inventory, under two names.
+	both(lab.HostSpec{Name: "twice", Rules: ruleset("ACCEPT", loRule, sshRule)}),
 }
 
 // fleetHosts is the 20-host group of the interruption test.
