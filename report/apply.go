@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -66,7 +67,7 @@ func writeGrouped(w io.Writer, kind string, hosts []result.Host, msgs func(resul
 		}
 	}
 	for _, m := range order {
-		fmt.Fprintf(w, "%s: %s: %s\n", kind, strings.Join(who[m], ", "), m)
+		fmt.Fprintf(w, "%s: %s: %s\n", kind, escape(strings.Join(who[m], ", ")), escape(m))
 	}
 }
 
@@ -77,7 +78,7 @@ func ApplyDiffs(w io.Writer, hosts []result.Host) error {
 			if f.Diff == "" {
 				continue
 			}
-			if _, err := fmt.Fprintf(w, "=== %s %s\n%s", h.Name, f.Family, f.Diff); err != nil {
+			if _, err := fmt.Fprintf(w, "=== %s %s\n%s", escape(h.Name), escape(f.Family), escapeLines(f.Diff)); err != nil {
 				return err
 			}
 		}
@@ -128,12 +129,17 @@ func writeJSON[T any, K ~string](w io.Writer, hosts []T, summary map[K]int) erro
 	if hosts == nil {
 		hosts = []T{}
 	}
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	return enc.Encode(struct {
+	if err := enc.Encode(struct {
 		Hosts   []T       `json:"hosts"`
 		Summary map[K]int `json:"summary"`
-	}{hosts, summary})
+	}{hosts, summary}); err != nil {
+		return err
+	}
+	_, err := w.Write(jsonSafe(buf.Bytes()))
+	return err
 }
 
 // blocked keeps the column short: why a test was skipped is in the JSON.
