@@ -41,10 +41,23 @@ func ApplyTable(w io.Writer, hosts []result.Host) error {
 	if err := writeTable(w, header, rows); err != nil {
 		return err
 	}
-	writeGrouped(w, "warning", hosts, func(h result.Host) []string { return h.Warnings })
+	writeGrouped(w, "warning", hosts, tableWarnings)
 	writeGrouped(w, "note", hosts, func(h result.Host) []string { return h.Notes })
 	_, err := fmt.Fprintln(w, Recap(hosts))
 	return err
+}
+
+// tableWarnings are the host's warnings plus, for each family whose knock
+// on the blocked port failed, why: the BLOCKED column says only "error",
+// and an operator must not read that row as a blocked port.
+func tableWarnings(h result.Host) []string {
+	ws := h.Warnings
+	for _, f := range h.Families {
+		if f.Blocked == result.KnockError {
+			ws = append(ws[:len(ws):len(ws)], f.Family+": the knock on the blocked port failed, nothing shows the port is blocked: "+f.BlockedReason)
+		}
+	}
+	return ws
 }
 
 // writeGrouped prints each distinct message once, with the hosts it
