@@ -1,11 +1,15 @@
 package job
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"io"
+	"io/fs"
 	"net"
 	"os"
 	"strconv"
-	"strings"
+	"syscall"
 	"time"
 
 	"github.com/estab/estab/fleet"
@@ -67,6 +71,8 @@ func (c Connection) open() ([]host, *remote.Dialer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// The dialer keeps its own copy (and wipes it at Close): wipe this one.
+	defer clear(pw)
 	return hosts, remote.NewDialer(remote.Options{
 		ConnectTimeout:    c.ConnectTimeout,
 		AcceptNewHostKeys: c.AcceptNewHostKeys,
@@ -108,15 +114,79 @@ func (c Connection) resolve() ([]host, error) {
 func (c Connection) becomePassword() ([]byte, error) {
 	switch {
 	case c.BecomePasswordFile != "":
-		b, err := os.ReadFile(c.BecomePasswordFile)
+		b, err := readSecretFile(c.BecomePasswordFile)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--become-password-file: %w", err)
 		}
-		return []byte(strings.TrimRight(string(b), "\r\n")), nil
+		return bytes.TrimRight(b, "\r\n"), nil
 	case c.BecomePassword != nil:
 		return c.BecomePassword()
 	}
 	return nil, nil
+}
+
+// maxSecretFile bounds what readSecretFile reads: a password, not a file.
+const maxSecretFile = 64 << 10
+
+// readSecretFile reads a file that holds a secret, as OpenSSH treats a
+// private key, but stricter: it must be a regular file (or a pipe, as
+// `<(pass show sudo)` gives) owned by the running user or root, and no one
+// else may read or write it. Checked on the open file, so the file cannot
+// be swapped between check and read. The secret stays in one []byte; the
+// buffers it grew out of are wiped.
+func readSecretFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if err := secretFileOK(path, fi, os.Getuid()); err != nil {
+		return nil, err
+	}
+	buf := make([]byte, 0, 512)
+	for {
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			clear(buf)
+			return nil, err
+		}
+		if len(buf) == cap(buf) {
+			if len(buf) >= maxSecretFile {
+				clear(buf)
+				return nil, fmt.Errorf("%s: larger than %d bytes: not a password file", path, maxSecretFile)
+			}
+			grown := append(make([]byte, 0, 2*cap(buf)), buf...)
+			clear(buf)
+			buf = grown
+		}
+	}
+}
+
+// secretFileOK is the check of readSecretFile on the file's metadata.
+func secretFileOK(path string, fi fs.FileInfo, uid int) error {
+	if t := fi.Mode().Type(); t != 0 && t != fs.ModeNamedPipe {
+		return fmt.Errorf("%s is not a regular file (%s): refusing to read a password from it", path, fi.Mode())
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fmt.Errorf("%s: cannot tell who owns it: refusing to read a password from it", path)
+	}
+	if int(st.Uid) != uid && st.Uid != 0 {
+		return fmt.Errorf("%s is owned by uid %d, not by you (uid %d) or root: refusing to read a password from it", path, st.Uid, uid)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("UNPROTECTED PASSWORD FILE: permissions 0%03o for '%s' are too open; "+
+			"it is required that your password files are NOT accessible by others (chmod 600 %s)", perm, path, path)
+	}
+	return nil
 }
 
 func targetOf(ep inventory.Endpoint) remote.Target {

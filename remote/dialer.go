@@ -127,7 +127,8 @@ func (d *Dialer) Close() error {
 		default: // in flight: its goroutine sees d.closed and closes it
 		}
 	}
-	d.agentOnce.Do(func() {}) // no agent connection after Close
+	clear(d.opts.BecomePassword) // every Conn was closed before: no one reads it any more
+	d.agentOnce.Do(func() {})    // no agent connection after Close
 	if d.agentConnClose != nil {
 		d.agentConnClose.Close()
 	}
