@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/estab/estab/fleet"
+	"github.com/estab/estab/internal/userenv"
 	"github.com/estab/estab/inventory"
 	"github.com/estab/estab/remote"
 )
@@ -131,43 +131,11 @@ const maxSecretFile = 64 << 10
 // readSecretFile reads a file that holds a secret, as OpenSSH treats a
 // private key, but stricter: it must be a regular file (or a pipe, as
 // `<(pass show sudo)` gives) owned by the running user or root, and no one
-// else may read or write it. Checked on the open file, so the file cannot
-// be swapped between check and read. The secret stays in one []byte; the
-// buffers it grew out of are wiped.
+// else may read or write it.
 func readSecretFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if err := secretFileOK(path, fi, os.Getuid()); err != nil {
-		return nil, err
-	}
-	buf := make([]byte, 0, 512)
-	for {
-		n, err := f.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			clear(buf)
-			return nil, err
-		}
-		if len(buf) == cap(buf) {
-			if len(buf) >= maxSecretFile {
-				clear(buf)
-				return nil, fmt.Errorf("%s: larger than %d bytes: not a password file", path, maxSecretFile)
-			}
-			grown := append(make([]byte, 0, 2*cap(buf)), buf...)
-			clear(buf)
-			buf = grown
-		}
-	}
+	return userenv.ReadSecretFile(path, maxSecretFile, func(fi fs.FileInfo) error {
+		return secretFileOK(path, fi, os.Getuid())
+	})
 }
 
 // secretFileOK is the check of readSecretFile on the file's metadata.

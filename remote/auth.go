@@ -1,7 +1,6 @@
 package remote
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -89,27 +88,13 @@ var errUnprotectedKey = errors.New("UNPROTECTED PRIVATE KEY FILE")
 // (OpenSSH: "then we don't care"). Checked on the open file. Like ssh,
 // estab then ignores the key and says why when authentication fails.
 func readKeyFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if err := keyPermOK(path, fi, os.Getuid()); err != nil {
-		return nil, err
-	}
-	// Sized from the start, so no partial copy of the key is left behind
-	// by a growing buffer (load wipes the one returned).
-	buf := bytes.NewBuffer(make([]byte, 0, fi.Size()+bytes.MinRead))
-	if _, err := buf.ReadFrom(f); err != nil {
-		clear(buf.Bytes())
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return userenv.ReadSecretFile(path, maxKeyFile, func(fi fs.FileInfo) error {
+		return keyPermOK(path, fi, os.Getuid())
+	})
 }
+
+// maxKeyFile is OpenSSH's MAX_KEY_FILE_SIZE.
+const maxKeyFile = 1 << 20
 
 // keyPermOK is sshkey_perm_ok on the file's metadata.
 func keyPermOK(path string, fi fs.FileInfo, uid int) error {
