@@ -1,14 +1,18 @@
 package job
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"strconv"
-	"strings"
+	"syscall"
 	"time"
 
 	"github.com/estab/estab/fleet"
+	"github.com/estab/estab/internal/userenv"
 	"github.com/estab/estab/inventory"
 	"github.com/estab/estab/remote"
 )
@@ -67,6 +71,8 @@ func (c Connection) open() ([]host, *remote.Dialer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// The dialer keeps its own copy (and wipes it at Close): wipe this one.
+	defer clear(pw)
 	return hosts, remote.NewDialer(remote.Options{
 		ConnectTimeout:    c.ConnectTimeout,
 		AcceptNewHostKeys: c.AcceptNewHostKeys,
@@ -108,15 +114,47 @@ func (c Connection) resolve() ([]host, error) {
 func (c Connection) becomePassword() ([]byte, error) {
 	switch {
 	case c.BecomePasswordFile != "":
-		b, err := os.ReadFile(c.BecomePasswordFile)
+		b, err := readSecretFile(c.BecomePasswordFile)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--become-password-file: %w", err)
 		}
-		return []byte(strings.TrimRight(string(b), "\r\n")), nil
+		return bytes.TrimRight(b, "\r\n"), nil
 	case c.BecomePassword != nil:
 		return c.BecomePassword()
 	}
 	return nil, nil
+}
+
+// maxSecretFile bounds what readSecretFile reads: a password, not a file.
+const maxSecretFile = 64 << 10
+
+// readSecretFile reads a file that holds a secret, as OpenSSH treats a
+// private key, but stricter: it must be a regular file (or a pipe, as
+// `<(pass show sudo)` gives) owned by the running user or root, and no one
+// else may read or write it.
+func readSecretFile(path string) ([]byte, error) {
+	return userenv.ReadSecretFile(path, maxSecretFile, func(fi fs.FileInfo) error {
+		return secretFileOK(path, fi, os.Getuid())
+	})
+}
+
+// secretFileOK is the check of readSecretFile on the file's metadata.
+func secretFileOK(path string, fi fs.FileInfo, uid int) error {
+	if t := fi.Mode().Type(); t != 0 && t != fs.ModeNamedPipe {
+		return fmt.Errorf("%s is not a regular file (%s): refusing to read a password from it", path, fi.Mode())
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fmt.Errorf("%s: cannot tell who owns it: refusing to read a password from it", path)
+	}
+	if int(st.Uid) != uid && st.Uid != 0 {
+		return fmt.Errorf("%s is owned by uid %d, not by you (uid %d) or root: refusing to read a password from it", path, st.Uid, uid)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("UNPROTECTED PASSWORD FILE: permissions 0%03o for '%s' are too open; "+
+			"it is required that your password files are NOT accessible by others (chmod 600 %s)", perm, path, path)
+	}
+	return nil
 }
 
 func targetOf(ep inventory.Endpoint) remote.Target {

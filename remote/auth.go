@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/estab/estab/internal/userenv"
 	"golang.org/x/crypto/ssh"
@@ -41,7 +42,7 @@ func (d *Dialer) keyFile(path string) *keyFile {
 }
 
 func (k *keyFile) load(path string, passphrase func(string) ([]byte, error)) {
-	b, err := os.ReadFile(path)
+	b, err := readKeyFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			k.skip = "not found"
@@ -50,6 +51,7 @@ func (k *keyFile) load(path string, passphrase func(string) ([]byte, error)) {
 		}
 		return
 	}
+	defer clear(b)
 	signer, err := ssh.ParsePrivateKey(b)
 	var missing *ssh.PassphraseMissingError
 	if errors.As(err, &missing) {
@@ -74,6 +76,34 @@ func (k *keyFile) load(path string, passphrase func(string) ([]byte, error)) {
 		return
 	}
 	k.signer = signer
+}
+
+// errUnprotectedKey is OpenSSH's refusal of a private key that others
+// may read or write.
+var errUnprotectedKey = errors.New("UNPROTECTED PRIVATE KEY FILE")
+
+// readKeyFile reads a private key as OpenSSH's sshkey_perm_ok allows it: a
+// key file owned by the running user must not be accessible by group or
+// others (mode & 077 == 0); a key owned by another user is not judged
+// (OpenSSH: "then we don't care"). Checked on the open file. Like ssh,
+// estab then ignores the key and says why when authentication fails.
+func readKeyFile(path string) ([]byte, error) {
+	return userenv.ReadSecretFile(path, maxKeyFile, func(fi fs.FileInfo) error {
+		return keyPermOK(path, fi, os.Getuid())
+	})
+}
+
+// maxKeyFile is OpenSSH's MAX_KEY_FILE_SIZE.
+const maxKeyFile = 1 << 20
+
+// keyPermOK is sshkey_perm_ok on the file's metadata.
+func keyPermOK(path string, fi fs.FileInfo, uid int) error {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if ok && int(st.Uid) == uid && fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("%w: permissions 0%03o for '%s' are too open; it is required that your private key files "+
+			"are NOT accessible by others; this private key will be ignored (chmod 600 it)", errUnprotectedKey, fi.Mode().Perm(), path)
+	}
+	return nil
 }
 
 // agentConn returns the shared ssh-agent client, or a note why there is none.

@@ -67,6 +67,10 @@ type Dialer struct {
 	closed   bool
 
 	bastionDials atomic.Int64 // successful bastion handshakes (tests)
+
+	// knockDial makes Knock's direct connection; nil = net.Dialer. Tests
+	// set it to see errors a real dial gives only on some machines.
+	knockDial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // bastion is one shared connection to a jump host chain prefix. done is
@@ -123,7 +127,8 @@ func (d *Dialer) Close() error {
 		default: // in flight: its goroutine sees d.closed and closes it
 		}
 	}
-	d.agentOnce.Do(func() {}) // no agent connection after Close
+	clear(d.opts.BecomePassword) // every Conn was closed before: no one reads it any more
+	d.agentOnce.Do(func() {})    // no agent connection after Close
 	if d.agentConnClose != nil {
 		d.agentConnClose.Close()
 	}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"syscall"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // Knock opens a NEW TCP connection to addr the way the host's management
@@ -15,12 +17,19 @@ import (
 // says what happened: "timeout" (no answer: filtered by DROP), "rejected"
 // (an ICMP error: a REJECT rule), "refused" (a TCP reset: a closed port, or
 // REJECT --reject-with tcp-reset), "open" (the handshake completed), or
-// "error: …". ctx bounds the wait.
+// "error: …" when the knock never reached the host, so that it proves
+// nothing: the name did not resolve, the bastion refused the forward, the
+// runner's (or bastion's) own system forbade the connection. ctx bounds
+// the wait.
 func (d *Dialer) Knock(ctx context.Context, t Target, network, addr string) string {
 	var c net.Conn
 	var err error
 	if len(t.Jump) == 0 {
-		c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
+		dial := d.knockDial
+		if dial == nil {
+			dial = (&net.Dialer{}).DialContext
+		}
+		c, err = dial(ctx, network, addr)
 	} else {
 		t = normalizeTarget(t)
 		var via interface {
@@ -38,24 +47,55 @@ func (d *Dialer) Knock(ctx context.Context, t Target, network, addr string) stri
 	return knockVerdict(ctx, err)
 }
 
+// knockVerdict maps a failed knock to its outcome. Only an answer from
+// the host's side of the network (a reset, an ICMP error, silence) is a
+// verdict; everything else is "error: …", never "timeout" or "rejected".
 func knockVerdict(ctx context.Context, err error) string {
-	// Through a bastion the error is the bastion's text (strerror from
-	// OpenSSH's sshd), not an errno.
-	msg := err.Error()
-	has := func(s string) bool { return strings.Contains(strings.ToLower(msg), s) }
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		// Before the timeout cases: a lookup that timed out is not a DROP.
+		return "error: resolve: " + err.Error()
+	}
+	var oc *ssh.OpenChannelError
+	if errors.As(err, &oc) {
+		return bastionVerdict(oc)
+	}
 	switch {
-	case errors.Is(err, syscall.ECONNREFUSED), has("connection refused"):
+	case errors.Is(err, syscall.ECONNREFUSED):
 		return "refused"
-	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM),
-		has("no route to host"), has("permission denied"):
+	case errors.Is(err, syscall.EHOSTUNREACH):
 		return "rejected"
-	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
-		has("timed out"):
+	case errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EACCES):
+		// The runner's own firewall or security policy: no packet left.
+		return "error: the runner's own system forbade the connection (a local firewall or security policy): " + err.Error()
+	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		return "timeout"
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		return "timeout"
 	}
-	return "error: " + msg
+	return "error: " + err.Error()
+}
+
+// bastionVerdict reads a bastion's answer to the direct-tcpip request.
+// Only "connect failed" carries the outcome of the bastion's own connect,
+// as OpenSSH's sshd reports it: strerror(errno), or a getaddrinfo error
+// when the name did not resolve. Any other reason (administratively
+// prohibited: AllowTcpForwarding no, PermitOpen; unknown channel type;
+// resource shortage) means the bastion never tried.
+func bastionVerdict(oc *ssh.OpenChannelError) string {
+	if oc.Reason != ssh.ConnectionFailed {
+		return "error: the bastion refused to forward the connection: " + oc.Error()
+	}
+	msg := strings.ToLower(oc.Message)
+	switch {
+	case strings.Contains(msg, "connection refused"):
+		return "refused"
+	case strings.Contains(msg, "no route to host"):
+		return "rejected"
+	case strings.Contains(msg, "timed out"):
+		return "timeout"
+	}
+	return "error: the bastion could not connect: " + oc.Error()
 }

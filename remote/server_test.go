@@ -59,6 +59,9 @@ type serverOpts struct {
 	env           []string // added to the environment of exec'd commands
 	dropKeepalive bool     // never answer keepalive@openssh.com
 	loginShell    string   // runs exec commands with -c; default /bin/sh
+	// forwardRefusal, when set, answers every direct-tcpip request with
+	// this rejection instead of connecting (a bastion that will not forward).
+	forwardRefusal *ssh.OpenChannelError
 }
 
 type testServer struct {
@@ -240,6 +243,10 @@ func (s *testServer) forward(nch ssh.NewChannel) {
 	}
 	if err := ssh.Unmarshal(nch.ExtraData(), &p); err != nil {
 		nch.Reject(ssh.ConnectionFailed, "bad payload")
+		return
+	}
+	if r := s.opts.forwardRefusal; r != nil {
+		nch.Reject(r.Reason, r.Message)
 		return
 	}
 	if ip := net.ParseIP(p.Host); ip == nil || !ip.IsLoopback() {

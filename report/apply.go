@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -40,10 +41,23 @@ func ApplyTable(w io.Writer, hosts []result.Host) error {
 	if err := writeTable(w, header, rows); err != nil {
 		return err
 	}
-	writeGrouped(w, "warning", hosts, func(h result.Host) []string { return h.Warnings })
+	writeGrouped(w, "warning", hosts, tableWarnings)
 	writeGrouped(w, "note", hosts, func(h result.Host) []string { return h.Notes })
 	_, err := fmt.Fprintln(w, Recap(hosts))
 	return err
+}
+
+// tableWarnings are the host's warnings plus, for each family whose knock
+// on the blocked port failed, why: the BLOCKED column says only "error",
+// and an operator must not read that row as a blocked port.
+func tableWarnings(h result.Host) []string {
+	ws := h.Warnings
+	for _, f := range h.Families {
+		if f.Blocked == result.KnockError {
+			ws = append(ws[:len(ws):len(ws)], f.Family+": the knock on the blocked port failed, nothing shows the port is blocked: "+f.BlockedReason)
+		}
+	}
+	return ws
 }
 
 // writeGrouped prints each distinct message once, with the hosts it
@@ -66,7 +80,7 @@ func writeGrouped(w io.Writer, kind string, hosts []result.Host, msgs func(resul
 		}
 	}
 	for _, m := range order {
-		fmt.Fprintf(w, "%s: %s: %s\n", kind, strings.Join(who[m], ", "), m)
+		fmt.Fprintf(w, "%s: %s: %s\n", kind, escape(strings.Join(who[m], ", ")), escape(m))
 	}
 }
 
@@ -77,7 +91,7 @@ func ApplyDiffs(w io.Writer, hosts []result.Host) error {
 			if f.Diff == "" {
 				continue
 			}
-			if _, err := fmt.Fprintf(w, "=== %s %s\n%s", h.Name, f.Family, f.Diff); err != nil {
+			if _, err := fmt.Fprintf(w, "=== %s %s\n%s", escape(h.Name), escape(f.Family), escapeLines(f.Diff)); err != nil {
 				return err
 			}
 		}
@@ -128,12 +142,17 @@ func writeJSON[T any, K ~string](w io.Writer, hosts []T, summary map[K]int) erro
 	if hosts == nil {
 		hosts = []T{}
 	}
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	return enc.Encode(struct {
+	if err := enc.Encode(struct {
 		Hosts   []T       `json:"hosts"`
 		Summary map[K]int `json:"summary"`
-	}{hosts, summary})
+	}{hosts, summary}); err != nil {
+		return err
+	}
+	_, err := w.Write(jsonSafe(buf.Bytes()))
+	return err
 }
 
 // blocked keeps the column short: why a test was skipped is in the JSON.

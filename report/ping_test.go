@@ -82,3 +82,23 @@ func TestApplyTableGroupsWarnings(t *testing.T) {
 		t.Errorf("a per-family warning printed twice:\n%s", out)
 	}
 }
+
+// TestApplyTableKnockError: a knock that failed shows as "error" with its
+// reason on a warning line, never as a blocked port.
+func TestApplyTableKnockError(t *testing.T) {
+	hosts := []result.Host{{Name: "web1", Status: "changed", Families: []result.Family{
+		{Family: "ipv4", Result: "changed", Blocked: result.KnockError, BlockedReason: "resolve: lookup web1.invalid: no such host"},
+		{Family: "ipv6", Result: "changed", Blocked: result.KnockTimeout},
+	}}}
+	var b bytes.Buffer
+	if err := ApplyTable(&b, hosts); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !strings.Contains(out, "warning: web1: the knock on the blocked port failed, nothing shows the port is blocked: resolve: lookup web1.invalid: no such host\n") {
+		t.Errorf("no warning with the knock's error:\n%s", out)
+	}
+	if lines := strings.Split(out, "\n"); !strings.Contains(lines[1], " error ") || !strings.Contains(lines[2], " timeout ") {
+		t.Errorf("BLOCKED column:\n%s", out)
+	}
+}

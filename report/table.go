@@ -12,8 +12,16 @@ import (
 
 // writeTable renders the borderless, left-aligned layout every estab table
 // uses (easy to read in a terminal, easy to grep in a log), without the
-// trailing blanks tablewriter pads the last column with.
+// trailing blanks tablewriter pads the last column with. Cells hold host
+// text: each is escaped, so no control character reaches the terminal.
 func writeTable(w io.Writer, header []string, rows [][]string) error {
+	safe := make([][]string, len(rows))
+	for i, row := range rows {
+		safe[i] = make([]string, len(row))
+		for j, cell := range row {
+			safe[i][j] = escape(cell)
+		}
+	}
 	var buf bytes.Buffer
 	t := tablewriter.NewTable(&buf,
 		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
@@ -32,7 +40,7 @@ func writeTable(w io.Writer, header []string, rows [][]string) error {
 		tablewriter.WithPadding(tw.Padding{Left: "", Right: "  ", Overwrite: true}),
 	)
 	t.Header(header)
-	if err := t.Bulk(rows); err != nil {
+	if err := t.Bulk(safe); err != nil {
 		return err
 	}
 	if err := t.Render(); err != nil {

@@ -195,8 +195,21 @@ func (p *proc) blocked(ctx context.Context, fam rules.Family, hf hostFacts, fr *
 }
 
 // knockOutcome splits Host.Knock's answer ("timeout", "error: why"…) into
-// the outcome and its reason.
+// the outcome and its reason. Only the four verdicts pass through as they
+// are; anything else is an error, so that an answer the vocabulary does
+// not know can never read as "blocked".
 func knockOutcome(s string) (result.Knock, string) {
 	word, why, _ := strings.Cut(s, ": ")
-	return result.Knock(word), why
+	switch k := result.Knock(word); k {
+	case result.KnockTimeout, result.KnockRejected, result.KnockRefused, result.KnockOpen:
+		if why == "" {
+			return k, ""
+		}
+	case result.KnockError:
+		if why != "" {
+			return k, why
+		}
+		return k, "the knock failed and said no more"
+	}
+	return result.KnockError, "unexpected knock answer " + strconv.Quote(s)
 }
