@@ -36,7 +36,6 @@ type Conn struct {
 	sessDone    chan struct{} // closed when the session ended; sessErr then set
 	sessErr     error
 	connDone    chan struct{} // closed when the SSH connection ended
-	closed      chan struct{} // closed by teardown
 
 	runMu sync.Mutex
 	wmu   sync.Mutex // stdin writes vs. stdin Close (x/crypto races otherwise)
@@ -62,7 +61,6 @@ func newConn(d *Dialer, t Target, client *ssh.Client) *Conn {
 		sessDone: make(chan struct{}),
 		outReady: make(chan struct{}),
 		connDone: make(chan struct{}),
-		closed:   make(chan struct{}),
 		stats:    Stats{Connections: 1},
 	}
 	go func() {
@@ -104,7 +102,9 @@ func (c *Conn) SSHServerPort() int {
 
 // ShellPID is the host's pid of the /bin/sh that reads this session's
 // commands (after sudo when Become), as it reported itself when it started;
-// it lives as long as the session. 0 if it reported none.
+// it lives as long as the session. 0 if it reported none. (The pid reports
+// itself just before it execs /bin/sh: its cmdline reads /bin/sh once a
+// Run returned.)
 func (c *Conn) ShellPID() int { return c.shellPID }
 
 // ServerVersion is the server's SSH identification string.
@@ -317,7 +317,6 @@ func (c *Conn) teardown(graceful bool) {
 			case <-time.After(time.Second):
 			}
 		}
-		close(c.closed)
 		c.ka.stop()
 		if c.sess != nil {
 			c.sess.Close()

@@ -95,16 +95,17 @@ func checkShellPID(t *testing.T, c *Conn, uid int) {
 	if pid <= 1 {
 		t.Fatalf("ShellPID %d", pid)
 	}
+	// Once a command ran, the shell's exec of /bin/sh has happened.
+	r := run(t, c, nil, "sh", "-c", `p=$$; while [ "$p" -gt 1 ]; do echo "$p"; p=$(sed -n 's/^PPid:[[:space:]]*//p' /proc/$p/status); done`)
+	if !slices.Contains(strings.Fields(string(r.Stdout)), strconv.Itoa(pid)) {
+		t.Fatalf("ShellPID %d is not an ancestor of the command (ancestors %q)", pid, r.Stdout)
+	}
 	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 	if err != nil || string(cmdline) != "/bin/sh\x00" {
 		t.Fatalf("ShellPID %d: cmdline %q, %v; want /bin/sh", pid, cmdline, err)
 	}
 	if got := procUID(t, pid); got != uid {
 		t.Fatalf("ShellPID %d runs as uid %d, want %d", pid, got, uid)
-	}
-	r := run(t, c, nil, "sh", "-c", `p=$$; while [ "$p" -gt 1 ]; do echo "$p"; p=$(sed -n 's/^PPid:[[:space:]]*//p' /proc/$p/status); done`)
-	if !slices.Contains(strings.Fields(string(r.Stdout)), strconv.Itoa(pid)) {
-		t.Fatalf("ShellPID %d is not an ancestor of the command (ancestors %q)", pid, r.Stdout)
 	}
 }
 
