@@ -64,16 +64,39 @@ func pingOne(ctx context.Context, d *remote.Dialer, h host) result.Ping {
 	if h.Target.Become {
 		r.Sudo = "ok"
 	}
+	return pingShell(ctx, conn, h.Inv.Name, r)
+}
 
+// commandTimeout bounds each command of ping as steps bounds apply's: a
+// host stuck in a command (ip6tables -w waiting for the xtables lock, a
+// hung NFS mount) fails instead of holding the run.
+var commandTimeout = steps.CommandTimeout
+
+// timed gives every command of ex its own timeout.
+type timed struct {
+	remote.Executor
+	timeout time.Duration
+}
+
+func (t timed) Run(ctx context.Context, cmd remote.Command) (remote.Result, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, t.timeout, fmt.Errorf("no answer within %s", t.timeout))
+	defer cancel()
+	return t.Executor.Run(ctx, cmd)
+}
+
+// pingShell is what ping asks through the host's shell, once connected,
+// each command bounded by commandTimeout.
+func pingShell(ctx context.Context, conn remote.Executor, name string, r result.Ping) result.Ping {
+	ex := timed{conn, commandTimeout}
 	// One framed round trip through the already-open shell: the shell's
 	// builtin no-op, so this is network plus dispatch, not a fork.
-	rtt, err := conn.Run(ctx, remote.Command{Argv: []string{":"}})
+	rtt, err := ex.Run(ctx, remote.Command{Argv: []string{":"}})
 	if err != nil {
 		return failed(r, err)
 	}
 	r.RTT = rtt.Duration
 
-	facts, err := steps.Detect(ctx, conn)
+	facts, err := steps.Detect(ctx, ex)
 	switch {
 	case facts.UID == "0" && r.Sudo == "":
 		r.Sudo = "root"
@@ -82,7 +105,7 @@ func pingOne(ctx context.Context, d *remote.Dialer, h host) result.Ping {
 	}
 	r.Iptables, r.Backend = facts.Iptables, facts.Backend
 	if err != nil {
-		return failed(r, fmt.Errorf("%s: detect: %w", h.Inv.Name, err))
+		return failed(r, fmt.Errorf("%s: detect: %w", name, err))
 	}
 	if facts.IPv6 {
 		r.IPv6 = "yes"

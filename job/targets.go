@@ -24,6 +24,11 @@ const DefaultForks = fleet.DefaultForks
 // is remote's default for a zero timeout.
 const DefaultConnectTimeout = 10 * time.Second
 
+// DefaultShellTimeout bounds a host's shell start (session, login shell,
+// sudo, up to its ready line), longer than a connect: a loaded host is
+// slow there, not dead. It is remote's default for a zero timeout.
+const DefaultShellTimeout = 30 * time.Second
+
 // Connection says which hosts of which inventory a run reaches, and how.
 // Zero values mean "not given": the inventory, ssh_config or the defaults
 // decide.
@@ -39,6 +44,7 @@ type Connection struct {
 	KnownHosts string // first known_hosts file; accept-new records there
 
 	ConnectTimeout    time.Duration // per SSH hop; 0 = DefaultConnectTimeout
+	ShellTimeout      time.Duration // shell start, up to its ready line; 0 = DefaultShellTimeout
 	AcceptNewHostKeys bool          // OpenSSH's StrictHostKeyChecking=accept-new
 
 	// The sudo password comes from BecomePasswordFile (trailing newline
@@ -75,6 +81,7 @@ func (c Connection) open() ([]host, *remote.Dialer, error) {
 	defer clear(pw)
 	return hosts, remote.NewDialer(remote.Options{
 		ConnectTimeout:    c.ConnectTimeout,
+		ShellTimeout:      c.ShellTimeout,
 		AcceptNewHostKeys: c.AcceptNewHostKeys,
 		BecomePassword:    pw,
 		Passphrase:        c.Passphrase,

@@ -24,23 +24,24 @@ type Conn struct {
 	client *ssh.Client
 	ka     *keepalive
 
-	sess     *ssh.Session
-	stdin    io.WriteCloser
-	token    string
-	marker   []byte // "\x1eTOKEN "
-	stdout   *stream
-	stderr   *stream
-	outc     chan frame
-	errc     chan frame
-	sessDone chan struct{} // closed when the session ended; sessErr then set
-	sessErr  error
-	connDone chan struct{} // closed when the SSH connection ended
-	closed   chan struct{} // closed by teardown
+	sess        *ssh.Session
+	stdin       io.WriteCloser
+	token       string
+	marker      []byte // "\x1eTOKEN ": the start's lines only
+	stdout      *stream
+	stderr      *stream
+	seq         uint64        // commands framed so far (under runMu)
+	outReady    chan struct{} // closed once stdout's start was skipped; outStartErr then set
+	outStartErr error
+	sessDone    chan struct{} // closed when the session ended; sessErr then set
+	sessErr     error
+	connDone    chan struct{} // closed when the SSH connection ended
 
 	runMu sync.Mutex
 	wmu   sync.Mutex // stdin writes vs. stdin Close (x/crypto races otherwise)
 
 	sshConnection string // the host's $SSH_CONNECTION for this session
+	shellPID      int    // pid of the shell reading the commands
 
 	mu       sync.Mutex
 	broken   error // set once: every later Run returns it
@@ -58,8 +59,8 @@ func newConn(d *Dialer, t Target, client *ssh.Client) *Conn {
 		opts:     &d.opts,
 		client:   client,
 		sessDone: make(chan struct{}),
+		outReady: make(chan struct{}),
 		connDone: make(chan struct{}),
-		closed:   make(chan struct{}),
 		stats:    Stats{Connections: 1},
 	}
 	go func() {
@@ -98,6 +99,13 @@ func (c *Conn) SSHServerPort() int {
 	}
 	return p
 }
+
+// ShellPID is the host's pid of the /bin/sh that reads this session's
+// commands (after sudo when Become), as it reported itself when it started;
+// it lives as long as the session. 0 if it reported none. (The pid reports
+// itself just before it execs /bin/sh: its cmdline reads /bin/sh once a
+// Run returned.)
+func (c *Conn) ShellPID() int { return c.shellPID }
 
 // ServerVersion is the server's SSH identification string.
 func (c *Conn) ServerVersion() string { return string(c.client.ServerVersion()) }
@@ -143,54 +151,83 @@ func (c *Conn) Run(ctx context.Context, cmd Command) (Result, error) {
 	c.mu.Lock()
 	c.stats.Commands++
 	c.mu.Unlock()
-	out, errf, err := c.exchange(ctx, encodeFrame(line, c.token))
+	c.seq++
+	seq, nonce := c.seq, newToken()
+	out, errf, err := c.exchange(ctx, encodeFrame(line, nonce, seq), frameMarker(nonce))
 	if ctx.Err() != nil {
 		interrupt()
 		return res, fmt.Errorf("%s: %s: %w", c.target.Name, op, context.Cause(ctx))
+	}
+	if err == nil {
+		res.ExitCode, err = decodeAnswer(out, errf, seq)
+	}
+	if errors.Is(err, errBadFrame) {
+		e := c.fail(KindSession, op, fmt.Errorf("%w; connection dropped", err))
+		c.breakWith(e)
+		c.teardown(false)
+		return res, e
 	}
 	if err != nil {
 		return res, c.streamFailure(op, err)
 	}
 	res.Duration = time.Since(start)
-	code, err := decodeAnswer(out, errf)
-	if err != nil {
-		e := c.fail(KindSession, op, err)
-		c.breakWith(e)
-		c.teardown(false)
-		return res, e
-	}
-	res.Stdout, res.Stderr, res.ExitCode = out.data, errf.data, code
+	res.Stdout, res.Stderr = out.data, errf.data
+	res.StdoutCut, res.StderrCut = out.cut, errf.cut
 	return res, nil
 }
 
 // exchange writes one framed command and reads its stdout and stderr
-// frames. It gives up when ctx ends (the caller checks ctx first).
-func (c *Conn) exchange(ctx context.Context, framed string) (out, errf frame, err error) {
+// frames, both streams at once (a command may fill either pipe first). It
+// gives up when ctx ends (the caller checks ctx first); the readers then
+// end with the connection, which the caller closes.
+func (c *Conn) exchange(ctx context.Context, framed string, marker []byte) (out, errf frame, err error) {
 	c.wmu.Lock()
 	_, err = io.WriteString(c.stdin, framed)
 	c.wmu.Unlock()
 	if err != nil {
 		return out, errf, err
 	}
-	if out, err = receive(ctx, c.outc); err != nil {
-		return out, errf, err
+	type answer struct {
+		f   frame
+		err error
 	}
-	errf, err = receive(ctx, c.errc)
-	return out, errf, err
+	outc, errc := make(chan answer, 1), make(chan answer, 1)
+	go func() {
+		<-c.outReady
+		if c.outStartErr != nil {
+			outc <- answer{err: c.outStartErr}
+			return
+		}
+		f, err := c.stdout.next(marker, c.opts.MaxOutput)
+		outc <- answer{f, err}
+	}()
+	go func() {
+		f, err := c.stderr.next(marker, c.opts.MaxOutput)
+		errc <- answer{f, err}
+	}()
+	for range 2 {
+		var a answer
+		select {
+		case a = <-outc:
+			out = a.f
+		case a = <-errc:
+			errf = a.f
+		case <-ctx.Done():
+			return out, errf, ctx.Err()
+		}
+		if a.err != nil { // the other stream may never end: do not wait for it
+			return out, errf, eofIsUnexpected(a.err)
+		}
+	}
+	return out, errf, nil
 }
 
-// receive waits for the next frame of a stream; a closed stream is
-// io.ErrUnexpectedEOF.
-func receive(ctx context.Context, ch <-chan frame) (frame, error) {
-	select {
-	case f, ok := <-ch:
-		if !ok {
-			return f, io.ErrUnexpectedEOF
-		}
-		return f, nil
-	case <-ctx.Done():
-		return frame{}, ctx.Err()
+// eofIsUnexpected: a stream that ends mid-command ended too early.
+func eofIsUnexpected(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
 	}
+	return err
 }
 
 // streamFailure explains why the shell's output ended mid-command, marks
@@ -280,7 +317,6 @@ func (c *Conn) teardown(graceful bool) {
 			case <-time.After(time.Second):
 			}
 		}
-		close(c.closed)
 		c.ka.stop()
 		if c.sess != nil {
 			c.sess.Close()

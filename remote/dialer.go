@@ -30,7 +30,9 @@ type Target struct {
 
 // Options apply to every connection a Dialer makes.
 type Options struct {
-	ConnectTimeout    time.Duration                        // TCP connect + handshake + auth, per hop; also the shell/sudo readiness wait; default 10s
+	ConnectTimeout    time.Duration                        // TCP connect + handshake + auth, per hop; default 10s
+	ShellTimeout      time.Duration                        // opening the session up to the shell's ready line (login shell, sudo); default 30s
+	MaxOutput         int                                  // bytes kept per stream per command, the rest read and dropped; default 16 MiB
 	KeepAlive         time.Duration                        // keepalive@openssh.com interval; default 15s; 3 unanswered = connection dead; <0 disables
 	AcceptNewHostKeys bool                                 // OpenSSH's StrictHostKeyChecking=accept-new
 	BecomePassword    []byte                               // nil = sudo -n (non-interactive); else fed to sudo -S on stdin when sudo prompts, never argv, never logged
@@ -40,6 +42,8 @@ type Options struct {
 
 const (
 	defaultConnectTimeout = 10 * time.Second
+	defaultShellTimeout   = 30 * time.Second
+	defaultMaxOutput      = 16 << 20
 	defaultKeepAlive      = 15 * time.Second
 	keepAliveCountMax     = 3
 )
@@ -87,6 +91,12 @@ type bastion struct {
 func NewDialer(opts Options) *Dialer {
 	if opts.ConnectTimeout <= 0 {
 		opts.ConnectTimeout = defaultConnectTimeout
+	}
+	if opts.ShellTimeout <= 0 {
+		opts.ShellTimeout = defaultShellTimeout
+	}
+	if opts.MaxOutput <= 0 {
+		opts.MaxOutput = defaultMaxOutput
 	}
 	if opts.KeepAlive == 0 {
 		opts.KeepAlive = defaultKeepAlive

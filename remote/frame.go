@@ -17,67 +17,112 @@ import (
 //	exec /bin/sh -c 'LC_ALL=C; export LC_ALL
 //	  printf '\036%s conn %s\n' TOKEN "${SSH_CONNECTION-}" >&2
 //	  [exec sudo -n|-S -p PROMPT -u USER -- /bin/sh -c '<same, from here>']
-//	  printf '\036%s ready\n' TOKEN; printf '\036%s ready\n' TOKEN >&2
+//	  printf '\036%s ready\n' TOKEN; printf '\036%s ready %s\n' TOKEN "$$" >&2
 //	  exec /bin/sh'
 //
 // where TOKEN is 32 random hex digits fresh for each session and PROMPT a
-// string containing it. The "conn" line reports the host's own view of the
-// session (sudo would drop SSH_CONNECTION); everything before the "ready"
+// string containing it. TOKEN serves the start only: it is in argv (sudo's
+// stays in the process list for the whole session), so it is public on
+// the host and never trusted once the shell is ready. The "conn" line
+// reports the host's own view of the session (sudo would drop
+// SSH_CONNECTION); the "ready" line the pid of the shell that then reads
+// the commands ($$ survives the exec); everything before the "ready"
 // lines (motd from .bashrc, the sudo lecture) is discarded; sudo -S gets
-// the password only after PROMPT appeared on stderr. Each command is then
-// one line on the shell's stdin:
+// the password only after PROMPT appeared on stderr.
 //
-//	('argv0' 'argv1' …) </dev/null; printf '\036%s %d\n' TOKEN "$?"; printf '\036%s end\n' TOKEN >&2
+// Each command is then one line on the shell's stdin:
 //
-// (with Command.Stdin: { printf '%s' 'data'; } | ('argv0' …)). The command's
-// stdout is every byte before "\x1eTOKEN " on stdout, its exit code the
-// number after it; its stderr every byte before "\x1eTOKEN end\n" on
-// stderr. Both streams are read all the time by one goroutine each.
+//	('argv0' 'argv1' …) </dev/null; printf '\036%s %s %d\n' NONCE SEQ "$?"; printf '\036%s %s end\n' NONCE SEQ >&2
+//
+// (with Command.Stdin: { printf '%s' 'data'; } | ('argv0' …)). NONCE is 32
+// random hex digits fresh for every command and SEQ the command's number
+// in the session (1, 2, …). They travel only inside that line, on stdin:
+// printf is a builtin of every sh (dash, bash, busybox ash), so they are in
+// no argv and no environment, and the command, whose stdin is /dev/null or
+// its own pipe, cannot read the line. A command therefore cannot print its
+// own frame: its stdout is every byte before "\x1eNONCE " on stdout,
+// whatever else it printed (a marker with TOKEN, an earlier nonce) is
+// data. After "\x1eNONCE " must come "SEQ CODE\n" on stdout and "SEQ end\n"
+// on stderr; anything else (another SEQ, another word, no newline) means
+// the stream is not what the shell wrote: Run fails with a protocol error
+// and drops the connection, rather than guess where a result ends.
+//
+// Each stream keeps at most Options.MaxOutput bytes of a command's output;
+// the rest is read and dropped (counted in Result.StdoutCut/StderrCut), so
+// that the next frame is found and memory stays bounded.
 
 // frame is one stream's share of a command's answer: the bytes before the
-// marker and the word after it ("0"…"255" on stdout, "end" on stderr).
+// marker (at most the limit), how many more were dropped, and the rest of
+// the marker's line.
 type frame struct {
 	data []byte
+	cut  int64
 	word string
 }
 
-// frameMarker is what starts every protocol line of a session: "\x1eTOKEN ".
+// maxFrameLine bounds what may follow a marker before its newline.
+const maxFrameLine = 64
+
+// frameMarker is what starts a protocol line: "\x1eTOKEN " (start) or
+// "\x1eNONCE " (one command).
 func frameMarker(token string) []byte { return []byte("\x1e" + token + " ") }
 
 // encodeFrame turns a command line (from buildCommand) into the line sent
 // to the shell: the command, then its exit code on stdout and "end" on
-// stderr, each after the marker.
-func encodeFrame(line, token string) string {
+// stderr, each after the command's nonce and sequence number. nonce is hex
+// (from newToken), so it needs no quoting.
+func encodeFrame(line, nonce string, seq uint64) string {
 	var b strings.Builder
-	b.Grow(len(line) + 2*len(token) + 64)
+	b.Grow(len(line) + 2*len(nonce) + 96)
 	b.WriteString(line)
-	fmt.Fprintf(&b, `; printf '\036%%s %%d\n' %s "$?"; printf '\036%%s end\n' %s >&2`, token, token)
+	fmt.Fprintf(&b, `; printf '\036%%s %%s %%d\n' %s %d "$?"; printf '\036%%s %%s end\n' %s %d >&2`, nonce, seq, nonce, seq)
 	b.WriteByte('\n')
 	return b.String()
 }
 
-// errBadFrame is a pair of frames that is not a command's answer.
+// errBadFrame is a stream that is not what the shell wrote.
 var errBadFrame = errors.New("protocol error")
 
-// decodeAnswer reads a command's exit code from its stdout and stderr
-// frames.
-func decodeAnswer(out, errf frame) (int, error) {
-	code, err := strconv.Atoi(out.word)
-	if err != nil || errf.word != "end" {
+// decodeAnswer checks that both frames close command seq and reads its
+// exit code.
+func decodeAnswer(out, errf frame, seq uint64) (int, error) {
+	want := strconv.FormatUint(seq, 10) + " "
+	outSeq, code, ok1 := strings.Cut(out.word, " ")
+	errSeq, end, ok2 := strings.Cut(errf.word, " ")
+	if !ok1 || !ok2 || outSeq+" " != want || errSeq+" " != want {
+		return 0, fmt.Errorf("%w: frame %q/%q does not close command %d", errBadFrame, out.word, errf.word, seq)
+	}
+	n, err := strconv.Atoi(code)
+	if err != nil || n < 0 || n > 255 || strconv.Itoa(n) != code || end != "end" {
 		return 0, fmt.Errorf("%w: unexpected frame %q/%q", errBadFrame, out.word, errf.word)
 	}
-	return code, nil
+	return n, nil
 }
 
 // parseReady finds the "ready" line in what the shell printed on stderr
 // while starting: n is how many bytes it and everything before it take (0
-// when not there yet), sshConnection the host's SSH_CONNECTION from the
-// "conn" line before it.
-func parseReady(buf, marker []byte) (n int, sshConnection string) {
-	ready := append(bytes.Clone(marker), "ready\n"...)
-	i := bytes.Index(buf, ready)
-	if i < 0 {
-		return 0, ""
+// when not there yet), pid the shell's pid from it (0 if it named none),
+// sshConnection the host's SSH_CONNECTION from the "conn" line before it.
+func parseReady(buf, marker []byte) (n, pid int, sshConnection string) {
+	ready := append(bytes.Clone(marker), "ready"...)
+	from := 0
+	i, end := -1, -1
+	for {
+		j := bytes.Index(buf[from:], ready)
+		if j < 0 {
+			return 0, 0, ""
+		}
+		j += from
+		k := bytes.IndexByte(buf[j:], '\n')
+		if k < 0 {
+			return 0, 0, ""
+		}
+		if rest := buf[j+len(ready) : j+k]; len(rest) == 0 || rest[0] == ' ' {
+			i, end = j, j+k+1
+			pid, _ = strconv.Atoi(strings.TrimSpace(string(rest)))
+			break
+		}
+		from = j + 1
 	}
 	connLine := append(bytes.Clone(marker), "conn "...)
 	if j := bytes.Index(buf[:i], connLine); j >= 0 {
@@ -86,32 +131,11 @@ func parseReady(buf, marker []byte) (n int, sshConnection string) {
 			sshConnection = string(rest[:k])
 		}
 	}
-	return i + len(ready), sshConnection
-}
-
-// pump delivers one frame per command from s until it ends or done is
-// closed. With skipReady the first "ready" frame (whatever a login shell
-// printed on stdout before the protocol began) is dropped.
-func pump(s *stream, marker []byte, ch chan<- frame, skipReady bool, done <-chan struct{}) {
-	defer close(ch)
-	for {
-		data, word, err := s.next(marker)
-		if err != nil {
-			return
-		}
-		if skipReady && word == "ready" {
-			skipReady = false
-			continue
-		}
-		select {
-		case ch <- frame{data: data, word: word}:
-		case <-done:
-			return
-		}
-	}
+	return end, pid, sshConnection
 }
 
 // stream reads one of the shell's output streams and cuts it into frames.
+// One goroutine at a time reads it.
 type stream struct {
 	r   io.Reader
 	buf []byte // read, not yet consumed
@@ -136,26 +160,48 @@ func (s *stream) consume(n int) {
 	s.buf = append([]byte(nil), s.buf[n:]...)
 }
 
-// next returns the bytes before the next marker and the word after it (up
-// to the newline).
-func (s *stream) next(marker []byte) ([]byte, string, error) {
-	from := 0
+// next returns the bytes before the next marker (the first limit of them,
+// and how many more it dropped) and the rest of the marker's line. Beyond
+// limit, bytes that cannot be part of a marker are dropped as they arrive,
+// so buf never holds much more than limit.
+func (s *stream) next(marker []byte, limit int) (frame, error) {
+	from, kept := 0, -1 // kept ≥ 0: output was cut, buf[:kept] is what stays
+	var cut int64
 	for {
 		if i := bytes.Index(s.buf[from:], marker); i >= 0 {
 			i += from
 			rest := s.buf[i+len(marker):]
 			if j := bytes.IndexByte(rest, '\n'); j >= 0 {
-				data := s.buf[:i:i]
-				word := string(rest[:j])
+				if kept < 0 && i > limit {
+					kept = limit
+				}
+				end := i
+				if kept >= 0 {
+					cut += int64(i - kept)
+					end = kept
+				}
+				f := frame{data: s.buf[:end:end], cut: cut, word: string(rest[:j])}
 				s.consume(i + len(marker) + j + 1)
-				return data, word, nil
+				return f, nil
+			}
+			if len(rest) > maxFrameLine {
+				return frame{}, fmt.Errorf("%w: no end to the frame line %q", errBadFrame, rest[:maxFrameLine])
 			}
 			from = i
-		} else if len(s.buf) >= len(marker) {
-			from = len(s.buf) - len(marker) + 1
+		} else if safe := len(s.buf) - len(marker) + 1; safe > 0 {
+			// No marker starts before safe: data up to there is final.
+			from = safe
+			if safe > limit {
+				if kept < 0 {
+					kept = limit
+				}
+				cut += int64(safe - kept)
+				s.buf = append(s.buf[:kept], s.buf[safe:]...)
+				from = kept
+			}
 		}
 		if err := s.fill(); err != nil {
-			return nil, "", err
+			return frame{}, err
 		}
 	}
 }

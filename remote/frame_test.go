@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
-	"time"
 )
 
 const testToken = "0123456789abcdef0123456789abcdef"
@@ -35,25 +34,25 @@ func frames(t *testing.T, s *stream, marker []byte) ([]frame, error) {
 	t.Helper()
 	var out []frame
 	for {
-		data, word, err := s.next(marker)
+		f, err := s.next(marker, 1<<20)
 		if err != nil {
 			return out, err
 		}
-		out = append(out, frame{data: data, word: word})
+		out = append(out, f)
 	}
 }
 
 func TestStreamPartialReads(t *testing.T) {
 	m := string(frameMarker(testToken))
 	input := "motd\n" + m + "ready\n" + "out1" + m + "0\n" + m + "3\n" + "a\x1eb\n\x1e0123 x\n" + m + "255\n"
-	want := []frame{{[]byte("motd\n"), "ready"}, {[]byte("out1"), "0"}, {nil, "3"}, {[]byte("a\x1eb\n\x1e0123 x\n"), "255"}}
+	want := []frame{{data: []byte("motd\n"), word: "ready"}, {data: []byte("out1"), word: "0"}, {word: "3"}, {data: []byte("a\x1eb\n\x1e0123 x\n"), word: "255"}}
 	for n := 1; n <= len(input); n++ {
 		got, err := frames(t, newStream(&chunkReader{b: []byte(input), n: n}), frameMarker(testToken))
 		if !errors.Is(err, io.EOF) {
 			t.Fatalf("reads of %d: end %v, want EOF", n, err)
 		}
 		if len(got) != len(want) {
-			t.Fatalf("reads of %d: %d frames %q, want %d", n, len(got), got, len(want))
+			t.Fatalf("reads of %d: %d frames %+v, want %d", n, len(got), got, len(want))
 		}
 		for i := range want {
 			if !bytes.Equal(got[i].data, want[i].data) || got[i].word != want[i].word {
@@ -73,15 +72,15 @@ func TestStreamPartialReads(t *testing.T) {
 func TestStreamFramesOwnTheirBytes(t *testing.T) {
 	m := string(frameMarker(testToken))
 	s := newStream(strings.NewReader("first" + m + "0\n" + "second" + m + "1\n"))
-	a, _, err := s.next(frameMarker(testToken))
+	a, err := s.next(frameMarker(testToken), 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.next(frameMarker(testToken)); err != nil {
+	if _, err := s.next(frameMarker(testToken), 100); err != nil {
 		t.Fatal(err)
 	}
-	if string(a) != "first" || cap(a) != len(a) {
-		t.Fatalf("first frame became %q (cap %d)", a, cap(a))
+	if string(a.data) != "first" || cap(a.data) != len(a.data) {
+		t.Fatalf("first frame became %q (cap %d)", a.data, cap(a.data))
 	}
 }
 
@@ -98,12 +97,12 @@ func TestStreamMalformed(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := frames(t, newStream(strings.NewReader(tc.input)), frameMarker(testToken))
 			if len(got) != 0 || !errors.Is(err, io.EOF) {
-				t.Fatalf("got %q, %v; want no frame and EOF", got, err)
+				t.Fatalf("got %+v, %v; want no frame and EOF", got, err)
 			}
 		})
 	}
 	boom := errors.New("boom")
-	_, _, err := newStream(iotest.ErrReader(boom)).next(frameMarker(testToken))
+	_, err := newStream(iotest.ErrReader(boom)).next(frameMarker(testToken), 100)
 	if !errors.Is(err, boom) {
 		t.Fatalf("read error %v, want %v", err, boom)
 	}
@@ -115,18 +114,24 @@ func TestDecodeAnswer(t *testing.T) {
 		code      int
 		bad       bool
 	}{
-		{"0", "end", 0, false},
-		{"1", "end", 1, false},
-		{"255", "end", 255, false},
-		{"x", "end", 0, true},
-		{"", "end", 0, true},
-		{"0", "ready", 0, true},
-		{"0", "", 0, true},
-		{"ready", "ready", 0, true},
+		{"7 0", "7 end", 0, false},
+		{"7 1", "7 end", 1, false},
+		{"7 255", "7 end", 255, false},
+		{"7 x", "7 end", 0, true},
+		{"7 ", "7 end", 0, true},
+		{"7 256", "7 end", 0, true},
+		{"7 -1", "7 end", 0, true},
+		{"7 01", "7 end", 0, true},
+		{"7 0", "7 ready", 0, true},
+		{"7 0", "7", 0, true},
+		{"6 0", "7 end", 0, true},
+		{"7 0", "8 end", 0, true},
+		{"0", "end", 0, true},
+		{"7 0 1", "7 end", 0, true},
 	} {
-		code, err := decodeAnswer(frame{word: tc.out}, frame{word: tc.errf})
+		code, err := decodeAnswer(frame{word: tc.out}, frame{word: tc.errf}, 7)
 		if tc.bad {
-			if !errors.Is(err, errBadFrame) || !strings.Contains(err.Error(), "protocol error: unexpected frame") {
+			if !errors.Is(err, errBadFrame) || !strings.Contains(err.Error(), "protocol error: ") {
 				t.Errorf("%q/%q: err %v, want a protocol error", tc.out, tc.errf, err)
 			}
 			continue
@@ -142,54 +147,60 @@ func TestParseReady(t *testing.T) {
 	m := string(mk)
 	for _, tc := range []struct {
 		name, buf, conn string
-		n               int
+		n, pid          int
 	}{
-		{"nothing yet", "", "", 0},
-		{"conn line only", m + "conn 10.0.0.1 5000 10.0.0.2 22\n", "", 0},
-		{"ready cut short", m + "conn a b c d\n" + m + "read", "", 0},
-		{"ready", m + "conn 10.0.0.1 5000 10.0.0.2 22\nlecture\n" + m + "ready\n", "10.0.0.1 5000 10.0.0.2 22", len(m + "conn 10.0.0.1 5000 10.0.0.2 22\nlecture\n" + m + "ready\n")},
-		{"no SSH_CONNECTION", m + "conn \n" + m + "ready\nafter", "", len(m + "conn \n" + m + "ready\n")},
-		{"no conn line", "motd\n" + m + "ready\n", "", len("motd\n" + m + "ready\n")},
-		{"another token", "\x1effffffffffffffffffffffffffffffff ready\n", "", 0},
+		{"nothing yet", "", "", 0, 0},
+		{"conn line only", m + "conn 10.0.0.1 5000 10.0.0.2 22\n", "", 0, 0},
+		{"ready cut short", m + "conn a b c d\n" + m + "read", "", 0, 0},
+		{"ready", m + "conn 10.0.0.1 5000 10.0.0.2 22\nlecture\n" + m + "ready\n", "10.0.0.1 5000 10.0.0.2 22", len(m + "conn 10.0.0.1 5000 10.0.0.2 22\nlecture\n" + m + "ready\n"), 0},
+		{"no SSH_CONNECTION", m + "conn \n" + m + "ready\nafter", "", len(m + "conn \n" + m + "ready\n"), 0},
+		{"no conn line", "motd\n" + m + "ready\n", "", len("motd\n" + m + "ready\n"), 0},
+		{"another token", "\x1effffffffffffffffffffffffffffffff ready\n", "", 0, 0},
+		{"pid", m + "conn a\n" + m + "ready 4242\n", "a", len(m + "conn a\n" + m + "ready 4242\n"), 4242},
+		{"not ready", m + "readyx\n" + m + "ready 9\n", "", len(m + "readyx\n" + m + "ready 9\n"), 9},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			n, conn := parseReady([]byte(tc.buf), mk)
-			if n != tc.n || conn != tc.conn {
-				t.Fatalf("got %d %q, want %d %q", n, conn, tc.n, tc.conn)
+			n, pid, conn := parseReady([]byte(tc.buf), mk)
+			if n != tc.n || conn != tc.conn || pid != tc.pid {
+				t.Fatalf("got %d %d %q, want %d %d %q", n, pid, conn, tc.n, tc.pid, tc.conn)
 			}
 		})
 	}
 }
 
-func TestPump(t *testing.T) {
+// TestStreamCut: past the limit, output is dropped as it arrives (buf
+// stays near the limit) and counted, at every read size; the marker is
+// still found, also when it straddles reads, and the next frame is whole.
+func TestStreamCut(t *testing.T) {
 	m := string(frameMarker(testToken))
-	s := newStream(strings.NewReader("junk" + m + "ready\n" + "a" + m + "0\n" + "b" + m + "ready\n"))
-	ch := make(chan frame)
-	go pump(s, frameMarker(testToken), ch, true, make(chan struct{}))
-	var got []string
-	for f := range ch {
-		got = append(got, string(f.data)+"/"+f.word)
+	big := strings.Repeat("0123456789", 1000) // 10,000 bytes
+	input := big + m + "1 0\n" + "next" + m + "2 0\n"
+	for _, n := range []int{1, 7, 64, 333, 4096, len(input)} {
+		s := newStream(&chunkReader{b: []byte(input), n: n})
+		f, err := s.next(frameMarker(testToken), 100)
+		if err != nil {
+			t.Fatalf("reads of %d: %v", n, err)
+		}
+		if string(f.data) != big[:100] || f.cut != int64(len(big)-100) || f.word != "1 0" {
+			t.Fatalf("reads of %d: %d bytes, cut %d, word %q", n, len(f.data), f.cut, f.word)
+		}
+		if cap(s.buf) > 100+len(m)+n+(32<<10) {
+			t.Errorf("reads of %d: buffer grew to %d", n, cap(s.buf))
+		}
+		f, err = s.next(frameMarker(testToken), 100)
+		if err != nil || string(f.data) != "next" || f.cut != 0 || f.word != "2 0" {
+			t.Fatalf("reads of %d: next frame %q cut %d %q, %v", n, f.data, f.cut, f.word, err)
+		}
 	}
-	// Only the first "ready" is the login shell's; a later one is a frame.
-	if strings.Join(got, " ") != "a/0 b/ready" {
-		t.Fatalf("frames %q", got)
+	// Exactly at the limit: nothing cut.
+	f, err := newStream(strings.NewReader(big[:100]+m+"1 0\n")).next(frameMarker(testToken), 100)
+	if err != nil || len(f.data) != 100 || f.cut != 0 {
+		t.Fatalf("at the limit: %d bytes, cut %d, %v", len(f.data), f.cut, err)
 	}
-
-	// Closing done stops a pump that holds a frame nobody takes.
-	pr, pw := io.Pipe()
-	defer pw.Close()
-	go pw.Write([]byte("x" + m + "0\n"))
-	done := make(chan struct{})
-	returned := make(chan struct{})
-	go func() {
-		pump(newStream(pr), frameMarker(testToken), make(chan frame), false, done)
-		close(returned)
-	}()
-	close(done)
-	select {
-	case <-returned:
-	case <-time.After(10 * time.Second):
-		t.Fatal("pump did not return after done was closed")
+	// A marker whose line never ends is a protocol error, not a wait.
+	_, err = newStream(strings.NewReader("x"+m+strings.Repeat("1", 100))).next(frameMarker(testToken), 100)
+	if !errors.Is(err, errBadFrame) {
+		t.Fatalf("endless frame line: %v", err)
 	}
 }
 
@@ -209,9 +220,9 @@ func TestFramesThroughLocalShell(t *testing.T) {
 	marker := frameMarker(testToken)
 	errs := newStream(stderr)
 	for {
-		if n, conn := parseReady(errs.buf, marker); n > 0 {
-			if conn != "192.0.2.1 40000 192.0.2.2 22" {
-				t.Errorf("SSH_CONNECTION %q", conn)
+		if n, pid, conn := parseReady(errs.buf, marker); n > 0 {
+			if conn != "192.0.2.1 40000 192.0.2.2 22" || pid != cmd.Process.Pid {
+				t.Errorf("SSH_CONNECTION %q, pid %d (want %d)", conn, pid, cmd.Process.Pid)
 			}
 			errs.consume(n)
 			break
@@ -220,11 +231,10 @@ func TestFramesThroughLocalShell(t *testing.T) {
 			t.Fatalf("no ready line: %v (%q)", err, errs.buf)
 		}
 	}
-	outc, errc := make(chan frame), make(chan frame)
-	done := make(chan struct{})
-	defer close(done)
-	go pump(newStream(stdout), marker, outc, true, done)
-	go pump(errs, marker, errc, false, done)
+	outs := newStream(stdout)
+	if f, err := outs.next(marker, 100); err != nil || f.word != "ready" {
+		t.Fatalf("stdout start: %q, %v", f.word, err)
+	}
 
 	tests := []struct {
 		cmd            Command
@@ -234,30 +244,32 @@ func TestFramesThroughLocalShell(t *testing.T) {
 		{Command{Argv: []string{"true"}}, "", "", 0},
 		{Command{Argv: []string{"sh", "-c", "printf out; printf err >&2; exit 3"}}, "out", "err", 3},
 		{Command{Argv: []string{"sh", "-c", "echo only-err >&2; exit 255"}}, "", "only-err\n", 255},
-		{Command{Argv: []string{"printf", `\036` + testToken[:8] + ` 0\n`}}, "\x1e" + testToken[:8] + " 0\n", "", 0},
+		{Command{Argv: []string{"printf", `\036` + testToken + ` 0\n`}}, "\x1e" + testToken + " 0\n", "", 0},
 		{Command{Argv: []string{"cat"}, Stdin: []byte("in\x00put")}, "in\x00put", "", 0},
 		{Command{Argv: []string{"/nonexistent"}}, "", "*", 127},
 	}
 	// Pipelined: every frame is written before any answer is read.
 	var all strings.Builder
-	for _, tc := range tests {
+	nonces := make([]string, len(tests))
+	for i, tc := range tests {
 		line, err := buildCommand(tc.cmd)
 		if err != nil {
 			t.Fatal(err)
 		}
-		all.WriteString(encodeFrame(line, testToken))
+		nonces[i] = newToken()
+		all.WriteString(encodeFrame(line, nonces[i], uint64(i+1)))
 	}
 	go func() {
 		io.WriteString(stdin, all.String())
 		stdin.Close()
 	}()
 	for i, tc := range tests {
-		out, ok1 := <-outc
-		errf, ok2 := <-errc
-		if !ok1 || !ok2 {
-			t.Fatalf("command %d: stream ended", i)
+		out, err1 := outs.next(frameMarker(nonces[i]), 1<<20)
+		errf, err2 := errs.next(frameMarker(nonces[i]), 1<<20)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("command %d: %v %v", i, err1, err2)
 		}
-		code, err := decodeAnswer(out, errf)
+		code, err := decodeAnswer(out, errf, uint64(i+1))
 		if err != nil {
 			t.Fatalf("command %d: %v", i, err)
 		}
@@ -265,7 +277,7 @@ func TestFramesThroughLocalShell(t *testing.T) {
 			t.Errorf("command %d: %q %q exit %d; want %q %q exit %d", i, out.data, errf.data, code, tc.stdout, tc.stderr, tc.code)
 		}
 	}
-	if _, ok := <-outc; ok {
-		t.Fatal("a frame after the last command")
+	if f, err := outs.next(marker, 100); err == nil {
+		t.Fatalf("a frame after the last command: %q", f.word)
 	}
 }

@@ -2,6 +2,8 @@ package remote
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -20,6 +22,30 @@ type Result struct {
 	ExitCode int
 	Duration time.Duration
 	Host     string // inventory name of the host it ran on (for Err)
+
+	// StdoutCut and StderrCut count the bytes of each stream dropped past
+	// Options.MaxOutput: Stdout and Stderr then hold only the first
+	// MaxOutput bytes.
+	StdoutCut, StderrCut int64
+}
+
+// Truncated is true when output was dropped past the per-command limit.
+func (r Result) Truncated() bool { return r.StdoutCut > 0 || r.StderrCut > 0 }
+
+// TruncationNote says what was cut, for a report ("stdout cut at 16777216
+// bytes, 1048576 more dropped"); "" when nothing was.
+func (r Result) TruncationNote() string {
+	var parts []string
+	for _, s := range []struct {
+		name string
+		kept int
+		cut  int64
+	}{{"stdout", len(r.Stdout), r.StdoutCut}, {"stderr", len(r.Stderr), r.StderrCut}} {
+		if s.cut > 0 {
+			parts = append(parts, fmt.Sprintf("%s cut at %d bytes, %d more dropped", s.name, s.kept, s.cut))
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Err is nil for exit code 0, else an *Error of KindCommand wrapping an

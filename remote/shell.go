@@ -30,7 +30,7 @@ func sudoPrompt(token string) string { return "[estab-sudo-" + token + "]" }
 
 // shellCommand is the exec request that starts the long-lived shell.
 func shellCommand(token string, t Target, withPassword bool) string {
-	shell := fmt.Sprintf(`printf '\036%%s ready\n' %s; printf '\036%%s ready\n' %s >&2; exec /bin/sh`, token, token)
+	shell := fmt.Sprintf(`printf '\036%%s ready\n' %s; printf '\036%%s ready %%s\n' %s "$$" >&2; exec /bin/sh`, token, token)
 	if t.Become {
 		user := t.BecomeUser
 		if user == "" {
@@ -48,12 +48,40 @@ func shellCommand(token string, t Target, withPassword bool) string {
 }
 
 // startShell opens the session, starts the shell and waits (at most
-// ConnectTimeout) until it reports ready, answering sudo's prompt with the
+// ShellTimeout) until it reports ready, answering sudo's prompt with the
 // become password when there is one. The password is written only after
 // sudo's own prompt (a per-session string) appears on stderr, so it never
 // reaches a shell when sudo does not ask (root, NOPASSWD, cached ticket).
 func (c *Conn) startShell(ctx context.Context) error {
+	// The shell timeout or ctx ends the start by closing the connection,
+	// which ends every read and request below.
+	var timedOut atomic.Bool
+	timer := time.AfterFunc(c.opts.ShellTimeout, func() {
+		timedOut.Store(true)
+		c.client.Close()
+	})
+	stopCtx := context.AfterFunc(ctx, func() { c.client.Close() })
+	defer stopCtx()
+	defer timer.Stop()
+	err := c.launch(ctx, &timedOut)
+	// Ready, unless the timer or ctx fired in the meantime (and closed
+	// the connection).
+	if !timer.Stop() && err == nil {
+		err = c.notReady(ctx, true)
+	}
+	if !stopCtx() {
+		return fmt.Errorf("%s (%s): start shell: %w", c.target.Name, c.addr, context.Cause(ctx))
+	}
+	return err
+}
+
+// launch opens the session, starts the shell in it and reads up to its
+// ready line.
+func (c *Conn) launch(ctx context.Context, timedOut *atomic.Bool) error {
 	if err := c.openSession(); err != nil {
+		if timedOut.Load() {
+			return c.notReady(ctx, true)
+		}
 		return err
 	}
 	password, become := c.opts.BecomePassword, c.target.Become
@@ -61,6 +89,9 @@ func (c *Conn) startShell(ctx context.Context) error {
 		return c.fail(KindSudo, "sudo", errors.New("the become password contains a line break, which sudo -S cannot read"))
 	}
 	if err := c.sess.Start(shellCommand(c.token, c.target, become && password != nil)); err != nil {
+		if timedOut.Load() {
+			return c.notReady(ctx, true)
+		}
 		return c.fail(KindSession, "start shell", err)
 	}
 	c.mu.Lock()
@@ -70,16 +101,29 @@ func (c *Conn) startShell(ctx context.Context) error {
 		c.sessErr = c.sess.Wait()
 		close(c.sessDone)
 	}()
-	go pump(c.stdout, c.marker, c.outc, true, c.closed)
+	go c.skipStdoutStart()
 	var sudo *sudoAnswer
 	if become && password != nil {
 		sudo = &sudoAnswer{c: c, password: password, prompt: []byte(sudoPrompt(c.token))}
 	}
-	if err := c.awaitReady(ctx, sudo); err != nil {
-		return err
+	return c.awaitReady(ctx, sudo, timedOut)
+}
+
+// skipStdoutStart drops what the login shell printed on stdout before the
+// protocol began, up to the shell's "ready" line there; the first Run
+// waits for it.
+func (c *Conn) skipStdoutStart() {
+	defer close(c.outReady)
+	for {
+		f, err := c.stdout.next(c.marker, c.opts.MaxOutput)
+		if err != nil {
+			c.outStartErr = err
+			return
+		}
+		if f.word == "ready" {
+			return
+		}
 	}
-	go pump(c.stderr, c.marker, c.errc, false, c.closed)
-	return nil
 }
 
 // openSession opens the exec session and its pipes and picks the
@@ -100,29 +144,22 @@ func (c *Conn) openSession() error {
 	c.token = newToken()
 	c.marker = frameMarker(c.token)
 	c.stdout, c.stderr = newStream(stdout), newStream(stderr)
-	c.outc, c.errc = make(chan frame), make(chan frame)
 	return nil
 }
 
 // awaitReady reads the shell's stderr until its ready line, answering
-// sudo's prompt on the way (sudo may be nil). It is bounded by
-// ConnectTimeout and ctx; either ends it by closing the connection, which
-// ends the reads.
-func (c *Conn) awaitReady(ctx context.Context, sudo *sudoAnswer) error {
-	timeout := c.opts.ConnectTimeout
-	var timedOut atomic.Bool
-	timer := time.AfterFunc(timeout, func() {
-		timedOut.Store(true)
-		c.client.Close()
-	})
-	stopCtx := context.AfterFunc(ctx, func() { c.client.Close() })
-	defer stopCtx()
-	defer timer.Stop()
+// sudo's prompt on the way (sudo may be nil). What the host prints before
+// it is bounded like a command's output.
+func (c *Conn) awaitReady(ctx context.Context, sudo *sudoAnswer, timedOut *atomic.Bool) error {
 	for {
-		if n, conn := parseReady(c.stderr.buf, c.marker); n > 0 {
-			c.sshConnection = conn
+		if n, pid, conn := parseReady(c.stderr.buf, c.marker); n > 0 {
+			c.sshConnection, c.shellPID = conn, pid
 			c.stderr.consume(n)
-			break
+			return nil
+		}
+		if len(c.stderr.buf) > c.opts.MaxOutput {
+			return c.fail(KindSession, "start shell", fmt.Errorf("more than %d bytes on stderr before the shell was ready%s",
+				c.opts.MaxOutput, sudoSaid(c.cleanStderr(c.stderr.buf))))
 		}
 		answered, err := sudo.answer(c.stderr.buf)
 		if err != nil {
@@ -132,19 +169,9 @@ func (c *Conn) awaitReady(ctx context.Context, sudo *sudoAnswer) error {
 			continue
 		}
 		if err := c.stderr.fill(); err != nil {
-			timer.Stop()
 			return c.notReady(ctx, timedOut.Load())
 		}
 	}
-	// Ready, unless the timer or ctx fired in the meantime (and closed
-	// the connection).
-	if !timer.Stop() {
-		return c.fail(KindSession, "start shell", fmt.Errorf("the remote shell did not report ready within %s", timeout))
-	}
-	if !stopCtx() {
-		return fmt.Errorf("%s (%s): start shell: %w", c.target.Name, c.addr, context.Cause(ctx))
-	}
-	return nil
 }
 
 // sudoAnswer writes the become password once sudo's prompt appeared, and
@@ -193,34 +220,45 @@ func writePassword(w io.Writer, password []byte) error {
 }
 
 // notReady explains why stderr ended before the ready line: ctx, the
-// readiness timeout, or the shell (or sudo) exiting.
+// shell timeout, or the shell (or sudo) exiting.
 func (c *Conn) notReady(ctx context.Context, timedOut bool) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s (%s): start shell: %w", c.target.Name, c.addr, context.Cause(ctx))
+	}
+	var said []byte
+	if c.stderr != nil {
+		said = c.cleanStderr(c.stderr.buf)
 	}
 	if timedOut {
 		kind, what := KindSession, "the remote shell did not report ready"
 		if c.target.Become {
 			kind, what = KindSudo, "sudo did not start the shell"
 		}
-		return c.fail(kind, "start shell", fmt.Errorf("%s within %s%s", what, c.opts.ConnectTimeout, sudoSaid(c.cleanStderr(c.stderr.buf))))
+		return c.fail(kind, "start shell", fmt.Errorf("%s within %s (the login shell%s is slow or stuck; "+
+			"raise --shell-timeout if the host is only slow)%s", what, c.opts.ShellTimeout, sudoWord(c.target.Become), sudoSaid(said)))
 	}
 	select {
 	case <-c.sessDone:
 	case <-time.After(2 * time.Second):
 	}
 	// What the shell printed on stdout before dying (nologin says "This
-	// account is currently not available." there) once the stdout pump
-	// has ended.
+	// account is currently not available." there) once stdout ended.
 	var stdout []byte
 	select {
-	case _, ok := <-c.outc:
-		if !ok {
+	case <-c.outReady:
+		if c.outStartErr != nil {
 			stdout = c.stdout.buf
 		}
 	case <-time.After(time.Second):
 	}
-	return c.classifyStart(string(c.cleanStderr(c.stderr.buf)), string(stdout), c.target.Become)
+	return c.classifyStart(string(said), string(stdout), c.target.Become)
+}
+
+func sudoWord(become bool) string {
+	if become {
+		return " or sudo"
+	}
+	return ""
 }
 
 // cleanStderr is what the remote said before the shell was ready, minus

@@ -334,6 +334,7 @@ func TestRealSudoPassword(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
+			checkShellPID(t, c, 0) // logged in as 4242, the shell after sudo is root
 			r := run(t, c, nil, "sh", "-c", "id -un; echo $SUDO_USER")
 			r2 := run(t, c, []byte("in"), "cat")
 			if string(r.Stdout) != "root\n"+user+"\n" || len(r.Stderr) != 0 || string(r2.Stdout) != "in" || len(r2.Stderr) != 0 {

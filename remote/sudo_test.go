@@ -96,7 +96,7 @@ func TestSudo(t *testing.T) {
 				opts.BecomePassword = []byte(tc.password)
 			}
 			if tc.timeout > 0 {
-				opts.ConnectTimeout = tc.timeout
+				opts.ShellTimeout = tc.timeout // the readiness wait has its own timeout
 			}
 			d := NewDialer(opts)
 			defer d.Close()

@@ -11,6 +11,10 @@ import (
 	"github.com/estab/estab/remote"
 )
 
+// CommandTimeout bounds one remote command of apply (and of ping, which
+// runs Detect too).
+const CommandTimeout = commandTimeout
+
 // Facts is what detection learned about a host before any change.
 type Facts struct {
 	UID        string // numeric uid the shell runs as ("0" = root)

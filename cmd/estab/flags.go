@@ -35,6 +35,7 @@ func (f *connFlags) register(c *cobra.Command) {
 	fs.IntVar(&o.Port, "port", 0, "SSH `port` for every host (overrides inventory and ssh_config)")
 	fs.StringVar(&o.PrivateKey, "private-key", "", "private key `file` for every host (overrides inventory and ssh_config)")
 	fs.DurationVar(&o.ConnectTimeout, "timeout", job.DefaultConnectTimeout, "connect timeout per SSH hop (dial, key exchange, auth)")
+	fs.DurationVar(&o.ShellTimeout, "shell-timeout", job.DefaultShellTimeout, "time for the remote shell to start (login shell, sudo) once connected")
 	fs.BoolVarP(&f.askBecomePass, "ask-become-pass", "K", false, "prompt once for the sudo password (fed to sudo -S on stdin)")
 	fs.StringVar(&o.BecomePasswordFile, "become-password-file", "", "read the sudo password from `file` (instead of --ask-become-pass)")
 
@@ -51,6 +52,8 @@ func (f *connFlags) connection() (job.Connection, error) {
 	switch {
 	case f.forks < 1:
 		return f.conn, fmt.Errorf("--forks must be at least 1")
+	case f.conn.ShellTimeout <= 0:
+		return f.conn, fmt.Errorf("--shell-timeout must be positive")
 	case f.conn.Port < 0 || f.conn.Port > 65535:
 		return f.conn, fmt.Errorf("--port %d out of range", f.conn.Port)
 	case f.output != "table" && f.output != "json":

@@ -12,15 +12,20 @@ import (
 )
 
 // Fake is a recording remote.Executor for tests of code above remote. It
-// records every command (goroutine-safe) and answers, in this order: Errors
-// (a transport error for the joined argv), Results (exact joined argv, " "
-// separated), Handle, else exit 127 "command not found". The zero value is
+// records every command (goroutine-safe) and answers, in this order: Hang
+// (the command never returns), Errors (a transport error for the joined
+// argv), Results (exact joined argv, " " separated), Handle, else exit 127
+// "command not found". The zero value is
 // ready to use; its Stats count like a real Conn (1 connection, 1 session).
 type Fake struct {
 	Host    string                                          // put in Results, for Result.Err messages
 	Handle  func(argv []string, stdin []byte) remote.Result // optional
 	Results map[string]remote.Result                        // key: strings.Join(argv, " ")
 	Errors  map[string]error                                // key: strings.Join(argv, " ")
+	// Hang: key strings.Join(argv, " "). Such a command blocks until ctx
+	// ends and then fails with ctx's cause, and the Fake is closed, as a
+	// Conn is after an interrupted command.
+	Hang map[string]bool
 
 	mu       sync.Mutex
 	commands []remote.Command
@@ -42,12 +47,17 @@ func (f *Fake) Run(ctx context.Context, cmd remote.Command) (remote.Result, erro
 		return remote.Result{Argv: rec.Argv, Host: f.Host}, &remote.Error{Kind: remote.KindSession, Host: f.Host, Op: "run", Err: errors.New("connection closed")}
 	}
 	f.commands = append(f.commands, rec)
+	hang := f.Hang[key]
 	err, hasErr := f.Errors[key]
 	res, hasRes := f.Results[key]
 	handle := f.Handle
 	f.mu.Unlock()
 
 	switch {
+	case hang:
+		<-ctx.Done()
+		f.Close()
+		return remote.Result{Argv: rec.Argv, Host: f.Host}, fmt.Errorf("%s: run %s: %w", f.Host, key, context.Cause(ctx))
 	case hasErr:
 		return remote.Result{Argv: rec.Argv, Host: f.Host}, err
 	case hasRes:

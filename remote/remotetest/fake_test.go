@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/estab/estab/remote"
 )
@@ -55,5 +56,22 @@ func TestFake(t *testing.T) {
 	unknown.Close()
 	if _, err := unknown.Run(ctx, remote.Command{Argv: []string{"nope"}}); err == nil {
 		t.Fatal("run after close")
+	}
+}
+
+// TestFakeHang: a hanging command returns when ctx ends, with its cause,
+// and the Fake is closed after it.
+func TestFakeHang(t *testing.T) {
+	f := &Fake{Host: "web1", Hang: map[string]bool{"ip6tables -w -S INPUT": true}}
+	cause := errors.New("no answer within 50ms")
+	ctx, cancel := context.WithTimeoutCause(context.Background(), 50*time.Millisecond, cause)
+	defer cancel()
+	start := time.Now()
+	_, err := f.Run(ctx, remote.Command{Argv: []string{"ip6tables", "-w", "-S", "INPUT"}})
+	if !errors.Is(err, cause) || time.Since(start) > 5*time.Second {
+		t.Fatalf("err %v after %v", err, time.Since(start))
+	}
+	if _, err := f.Run(context.Background(), remote.Command{Argv: []string{"true"}}); err == nil {
+		t.Fatal("Run after a hung command succeeded")
 	}
 }

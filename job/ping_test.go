@@ -1,0 +1,52 @@
+package job
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/estab/estab/remote"
+	"github.com/estab/estab/remote/remotetest"
+	"github.com/estab/estab/result"
+)
+
+// TestPingCommandTimeout: a host stuck in a command (ip6tables -w waiting
+// for the xtables lock) fails ping within the per-command timeout, as it
+// fails apply, instead of holding the run forever.
+func TestPingCommandTimeout(t *testing.T) {
+	defer func(d time.Duration) { commandTimeout = d }(commandTimeout)
+	commandTimeout = 300 * time.Millisecond
+	fake := &remotetest.Fake{
+		Host: "stuck",
+		Results: map[string]remote.Result{
+			"id -u":                  {Stdout: []byte("0\n")},
+			"iptables -V":            {Stdout: []byte("iptables v1.8.9 (nf_tables)\n")},
+			"cat /proc/net/if_inet6": {Stdout: []byte("00000000000000000000000000000001 01 80 10 80       lo\n")},
+			"cat /proc/sys/net/ipv6/conf/all/disable_ipv6": {Stdout: []byte("0\n")},
+			":": {},
+		},
+		Hang: map[string]bool{"ip6tables -w -S INPUT": true},
+	}
+	done := make(chan result.Ping, 1)
+	start := time.Now()
+	go func() {
+		done <- pingShell(context.Background(), fake, "stuck", result.Ping{Host: "stuck", Reachable: true, Auth: "ok"})
+	}()
+	var r result.Ping
+	select {
+	case r = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("ping still waits for the hung ip6tables after 10s")
+	}
+	if el := time.Since(start); el > 3*time.Second {
+		t.Errorf("ping took %v with a %v command timeout", el, commandTimeout)
+	}
+	if r.Error == "" || !strings.Contains(r.Error, "ip6tables") || !strings.Contains(r.Error, "no answer within 300ms") {
+		t.Fatalf("result error %q", r.Error)
+	}
+	if r.Iptables != "v1.8.9" || r.Sudo != "root" {
+		t.Errorf("facts before the hang lost: %+v", r)
+	}
+	t.Log(r.Error, r.ErrorKind)
+}
