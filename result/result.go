@@ -153,14 +153,17 @@ type Family struct {
 
 // Step is one command run on the host, in order.
 type Step struct {
-	Family   string        `json:"family,omitempty"`
-	Name     string        `json:"name"` // detect, list, check, insert, confirm, policy, traffic, review…
-	Argv     []string      `json:"argv"`
-	Stdin    string        `json:"stdin,omitempty"` // data fed to the command (the move's iptables-restore input)
-	ExitCode int           `json:"exit_code"`
-	Stdout   string        `json:"stdout,omitempty"`
-	Stderr   string        `json:"stderr,omitempty"`
-	Duration time.Duration `json:"duration_ns"`
+	Family   string   `json:"family,omitempty"`
+	Name     string   `json:"name"` // detect, list, check, insert, confirm, policy, traffic, review…
+	Argv     []string `json:"argv"`
+	Stdin    string   `json:"stdin,omitempty"` // data fed to the command (the move's iptables-restore input)
+	ExitCode int      `json:"exit_code"`
+	Stdout   string   `json:"stdout,omitempty"`
+	Stderr   string   `json:"stderr,omitempty"`
+	// Truncated says what of the output was cut: past the per-command
+	// limit on the host's side, or past the per-host budget of the report.
+	Truncated string        `json:"truncated,omitempty"`
+	Duration  time.Duration `json:"duration_ns"`
 }
 
 // Cost counts what reaching the host took.

@@ -22,8 +22,15 @@ type proc struct {
 	o         Options
 	res       *result.Host
 	steps     []result.Step
+	kept      int    // bytes of output kept in steps so far (maxKeptOutput)
 	family    string // current family, for step records
 }
+
+// maxKeptOutput bounds the command output one host's result keeps for the
+// report (JSON, transcripts): a host that prints without end cannot make
+// the runner's memory or the report grow without end. Decisions are made
+// on the whole output of each command, never on what is kept.
+const maxKeptOutput = 4 << 20
 
 // commandTimeout bounds one remote command. Commands do not stop at the
 // first Ctrl-C (see Apply), so a hung one (a lock, a stuck sudo) must not
@@ -33,7 +40,12 @@ const commandTimeout = 60 * time.Second
 func (p *proc) exec(ctx context.Context, cmd remote.Command) (remote.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
-	return p.ex.Run(ctx, cmd)
+	r, err := p.ex.Run(ctx, cmd)
+	if err == nil && r.Truncated() {
+		// A listing or a save cut short must never be judged or restored.
+		err = fmt.Errorf("%s: output %s: refusing to use a partial answer", strings.Join(safety.DescribeArgv(cmd.Argv), " "), r.TruncationNote())
+	}
+	return r, err
 }
 
 // run executes one command and records it as a step.
@@ -47,11 +59,28 @@ func (p *proc) run(ctx context.Context, name string, argv ...string) (remote.Res
 }
 
 func (p *proc) record(name string, argv []string, r remote.Result) {
+	stdout, cutOut := p.keep(r.Stdout)
+	stderr, cutErr := p.keep(r.Stderr)
+	note := r.TruncationNote()
+	if cutOut+cutErr > 0 {
+		if note != "" {
+			note += "; "
+		}
+		note += fmt.Sprintf("%d bytes not kept: the host's output in this result is capped at %d bytes", cutOut+cutErr, maxKeptOutput)
+	}
 	p.steps = append(p.steps, result.Step{
 		// estab's own constant scripts are named, not printed in full.
 		Family: p.family, Name: name, Argv: safety.DescribeArgv(argv), ExitCode: r.ExitCode,
-		Stdout: string(r.Stdout), Stderr: string(r.Stderr), Duration: r.Duration,
+		Stdout: stdout, Stderr: stderr, Truncated: note, Duration: r.Duration,
 	})
+}
+
+// keep returns what of b fits in the host's output budget, and how many
+// bytes were left out.
+func (p *proc) keep(b []byte) (string, int) {
+	n := min(len(b), max(maxKeptOutput-p.kept, 0))
+	p.kept += n
+	return string(b[:n]), len(b) - n
 }
 
 // must runs a command that has to succeed.
