@@ -43,6 +43,8 @@ var (
 	writeSaveScript     = script("write-save")
 	readSavedScript     = script("read-saved")
 	awaitRestoredScript = script("await-restored")
+	lockScript          = script("lock")
+	unlockScript        = script("unlock")
 	// sleeperScript must be one line: disarm.sh reads the sleeper's
 	// /proc/<pid>/cmdline one argument per line.
 	sleeperScript = oneLine(script("sleeper"))
