@@ -191,7 +191,7 @@ func TestLocalRestoreStatus(t *testing.T) {
 // restores after the deadline.
 func TestLocalArmFailedLeavesNothing(t *testing.T) {
 	needTools(t, "setsid", "dash", "bash")
-	root := localRoot(t)
+	localRoot(t)
 	ctx := context.Background()
 	ex := pid1{localExec{t}, "init"}
 	snapOf := func(id string) Snapshot {
@@ -220,10 +220,11 @@ func TestLocalArmFailedLeavesNothing(t *testing.T) {
 	}
 
 	// setsid: a sleeper that never reports its pid (as if it started
-	// after arm.sh gave up) and would fire 11 s after the start.
+	// after arm.sh gave up, ≈10 s) and would fire 30 s after the start;
+	// once no process of it is left, nothing can restore later.
 	late := snapOf("late")
 	lateSleeper := `sleep "$1"; exec /bin/sh "$2/restore.sh" deadman`
-	r, err := ex.Run(ctx, remote.Command{Argv: []string{"sh", "-c", armScript, "sh", late.Dir, DeadmanSetsid, "11", "estab-rollback-late", lateSleeper}})
+	r, err := ex.Run(ctx, remote.Command{Argv: []string{"sh", "-c", armScript, "sh", late.Dir, DeadmanSetsid, "30", "estab-rollback-late", lateSleeper}})
 	if err != nil || r.ExitCode != 5 {
 		t.Fatalf("arm with a late sleeper: exit %d %v %s", r.ExitCode, err, r.Stderr)
 	}
@@ -272,7 +273,6 @@ exit 0
 		t.Fatalf("Arm with garbled output: %v", err)
 	}
 	nothingLater(odd.Dir, 1500*time.Millisecond)
-	_ = root
 }
 
 func readFile(p string) string { b, _ := os.ReadFile(p); return string(b) }
