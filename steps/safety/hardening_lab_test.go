@@ -230,6 +230,7 @@ func TestLabLock(t *testing.T) {
 	_, c2 := labConnect(t, l, host)
 	_, other := labConnect(t, l, "lock2")
 	ctx := testCtx(t)
+	t.Cleanup(func() { os.Remove(LockRoot) }) // only when empty: other runs may hold locks
 	dir := func(id string) string { return SnapshotRoot + "/" + id }
 	locked := func(err error, want, why string) {
 		t.Helper()
