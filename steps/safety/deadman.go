@@ -24,8 +24,11 @@ const (
 // how Disarm recognises the sleeper in /proc/<pid>/cmdline.
 const deadmanArgv0 = "estab-deadman"
 
-// ErrRolledBack is wrapped by Disarm's error when the dead-man fired first:
-// the host's rules (and saved files) were put back to the snapshot.
+// ErrRolledBack is wrapped by Disarm's error when a restore took the claim
+// first (the dead-man, or a session's Restore): the host's rules and saved
+// files were put back to the snapshot, unless the error also wraps
+// ErrRestoreFailed (it failed) or ErrRestoreRunning (it has not ended:
+// AwaitRestored, then Verify).
 var ErrRolledBack = errors.New("dead-man already fired: the rollback ran")
 
 // A Deadman is an armed rollback on the host.
@@ -84,21 +87,42 @@ func Arm(ctx context.Context, ex remote.Executor, snap Snapshot, after time.Dura
 	}
 	mech := decideDeadman(string(comm.Stdout), sdExit)
 	unit := "estab-rollback-" + snap.RunID
+	// A failing arm.sh stops what it started itself (its claim
+	// "arm-failed" keeps anything late from restoring).
 	start := time.Now()
 	r, err := mustRun(ctx, ex, "arm "+mech, "sh", "-c", armScript, "sh", snap.Dir, mech, strconv.FormatInt(secs, 10), unit, sleeperScript)
 	if err != nil {
 		return Deadman{}, err
 	}
-	f := strings.Fields(string(r.Stdout))
+	d, err := parseArmed(string(r.Stdout), mech, start.Add(time.Duration(secs)*time.Second), snap.Dir)
+	if err != nil {
+		// Armed on the host, but not as asked or not understood: it must
+		// not fire unrecorded.
+		id := unit
+		if mech == DeadmanSetsid {
+			id = "-" // disarm.sh reads DIR/deadman.pid
+		}
+		if _, derr := mustRun(ctx, ex, "disarm", "sh", "-c", disarmScript, "sh", snap.Dir, mech, id); derr != nil {
+			return Deadman{}, fmt.Errorf("arm %s: %w; disarming what it started failed: %v", mech, err, derr)
+		}
+		return Deadman{}, fmt.Errorf("arm %s: %w (what it started is disarmed)", mech, err)
+	}
+	return d, nil
+}
+
+// parseArmed reads arm.sh's "<mechanism> <id> <host epoch seconds>". The
+// host's time is for the transcript only: deadline is the runner's.
+func parseArmed(out, mech string, deadline time.Time, dir string) (Deadman, error) {
+	f := strings.Fields(out)
 	if len(f) != 3 {
-		return Deadman{}, fmt.Errorf("arm %s: unexpected output %q", mech, r.Stdout)
+		return Deadman{}, fmt.Errorf("unexpected output %q", out)
 	}
 	if f[0] != mech {
-		return Deadman{}, fmt.Errorf("arm: asked for %s, the host armed %s: refused", mech, f[0])
+		return Deadman{}, fmt.Errorf("asked for %s, the host armed %s: refused", mech, f[0])
 	}
-	d := Deadman{Mechanism: f[0], ID: f[1], Deadline: start.Add(time.Duration(secs) * time.Second), Dir: snap.Dir}
+	d := Deadman{Mechanism: f[0], ID: f[1], Deadline: deadline, Dir: dir}
 	if err := checkDeadman(d); err != nil {
-		return d, fmt.Errorf("arm %s: %w", mech, err)
+		return Deadman{}, err
 	}
 	return d, nil
 }
@@ -144,7 +168,14 @@ func Disarm(ctx context.Context, ex remote.Executor, d Deadman) error {
 	case 0:
 		return nil
 	case 10:
-		return fmt.Errorf("disarm %s: %w: %s", d, ErrRolledBack, firstLine(r.Stdout))
+		out := firstLine(r.Stdout)
+		switch m := parseMarker(strings.TrimPrefix(out, "restored ")); {
+		case !strings.HasPrefix(out, "restored "):
+			return fmt.Errorf("disarm %s: %w: %w: %s", d, ErrRolledBack, ErrRestoreRunning, out)
+		case m.Status != "ok":
+			return fmt.Errorf("disarm %s: %w: %w: %s", d, ErrRolledBack, ErrRestoreFailed, out)
+		}
+		return fmt.Errorf("disarm %s: %w: %s", d, ErrRolledBack, out)
 	}
 	return fmt.Errorf("disarm %s: exit %d: %s", d, r.ExitCode, firstLine(r.Stderr, r.Stdout))
 }

@@ -333,7 +333,9 @@ func TestSameAsSnapshot(t *testing.T) {
 		{"none before, rule now", "", strings.Replace(emptyFilter, "COMMIT", "-A INPUT -j ACCEPT\nCOMMIT", 1), false},
 		{"none before, drop now", "", strings.Replace(emptyFilter, ":INPUT ACCEPT", ":INPUT DROP", 1), false},
 		{"nat only before, empty filter after it", nat, emptyFilter + nat, true},
-		{"nat only before, nat gone", nat, emptyFilter, false},
+		{"nat only before, nat gone: nat is not restored, not compared", nat, emptyFilter, true},
+		{"filter equal, nat changed since", filter + nat, strings.Replace(nat, "COMMIT", "-A PREROUTING -j DOCKER\nCOMMIT", 1) + filter, true},
+		{"filter changed, nat equal", filter + nat, nat + emptyFilter, false},
 		{"filter before, empty now", filter, emptyFilter, false},
 	} {
 		if got := sameAsSnapshot(tc.snap, tc.now); got != tc.want {

@@ -33,6 +33,11 @@ var stepsLabHosts = []elab.HostSpec{
 	{Name: "rhel1", Login: elab.LoginSudo, RHEL: true, Rules: elab.RHELDefaultRules, Rules6: elab.RHELDefaultRules6},              // save to /etc/sysconfig
 	{Name: "deny1", Login: elab.LoginSudo, Legacy: true, Rules: elab.DefaultDenyLateRules, Rules6: elab.DefaultDenyNoStateRules6}, // arm, disarm
 	{Name: "kill1", Login: elab.LoginSudo, Rules: elab.SeedRules, Rules6: elab.SeedRules},                                         // the runner is SIGKILLed
+	{Name: "link1", Login: elab.LoginRoot, Rules: elab.SeedRules, Rules6: elab.SeedRules},                                         // save and restore through a symlinked rules.v4
+	{Name: "nat1", Login: elab.LoginRoot, Rules: elab.SeedRules, Rules6: elab.SeedRules},                                          // the restore leaves nat alone
+	{Name: "nfp1", Login: elab.LoginRoot, Rules: elab.SeedRules, Rules6: elab.SeedRules},                                          // netfilter-persistent saving IPv4 writes rules.v6 too
+	{Name: "lock1", Login: elab.LoginRoot},                                                                                        // the change-window lock
+	{Name: "lock2", Login: elab.LoginRoot},                                                                                        // another network namespace: its own lock
 }
 
 // deadmanHelperEnv makes the test binary a runner that arms a dead-man and waits

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/estab/estab/remote"
@@ -39,13 +40,25 @@ type Persistence struct {
 	Note          string // caveat to report, e.g. the file is not loaded at boot without a service
 }
 
-// Paths are the files a save of these families overwrites: the snapshot
-// must keep them.
+// Paths are the files a save of these families writes: the snapshot must
+// keep them. A tool that saves every family at once writes every file
+// (netfilter-persistent runs each plugin: 25-ip6tables writes rules.v6
+// whenever the kernel has IPv6, also when only IPv4 changed), and RHEL's
+// iptables.init save keeps the old file as FILE.save first.
 func (p Persistence) Paths(families []rules.Family) []string {
+	if p.Command != nil {
+		families = []rules.Family{rules.IPv4, rules.IPv6}
+	}
 	var out []string
-	for _, f := range families {
-		if file := p.Files[f.Name]; file != "" && !slices.Contains(out, file) {
+	add := func(file string) {
+		if file != "" && !slices.Contains(out, file) {
 			out = append(out, file)
+		}
+	}
+	for _, f := range families {
+		add(p.Files[f.Name])
+		if p.FamilyCommand[f.Name] != nil && p.Mechanism == PersistRHEL && p.Files[f.Name] != "" {
+			add(p.Files[f.Name] + ".save")
 		}
 	}
 	return out
@@ -219,8 +232,10 @@ func decidePersistence(osRelease string, exists map[string]bool) Persistence {
 // whose file does not then hold the rule (iptables.init on an nf_tables
 // host sees no tables and saves nothing, netfilter-persistent may lack a
 // plugin) is written by estab itself: a temporary file in the same folder,
-// fsync'd, mode and owner of the old file (new: 0640), renamed over it. It
-// does not read the files back for the caller: call VerifySaved.
+// fsync'd, mode and owner of the old file without group or world write
+// (new: 0640), renamed over it; a symlink is written through (its target
+// is replaced, the link stays). It does not read the files back for the
+// caller: call VerifySaved.
 func Save(ctx context.Context, ex remote.Executor, p Persistence, families []rules.Family) (map[string]string, error) {
 	if p.Mechanism == "" {
 		return nil, errNoPersistence
@@ -274,7 +289,9 @@ func Save(ctx context.Context, ex remote.Executor, p Persistence, families []rul
 	return saved, nil
 }
 
-// VerifySaved reads each family's saved file back: it must hold the
+// VerifySaved reads each family's saved file back: it must be a regular
+// file (reached through a symlink, if any) owned by root and writable by
+// no one else (the rules in it load as root at boot), and hold the
 // stateful rule in the filter table's INPUT, effective (not shadowed).
 func VerifySaved(ctx context.Context, ex remote.Executor, p Persistence, families []rules.Family) error {
 	if p.Mechanism == "" {
@@ -285,13 +302,36 @@ func VerifySaved(ctx context.Context, ex remote.Executor, p Persistence, familie
 		if file == "" {
 			return fmt.Errorf("verify saved %s: %s names no file to read back", f.Name, p.Mechanism)
 		}
-		r, err := mustRun(ctx, ex, "verify saved "+f.Name, "cat", "--", file)
+		r, err := mustRun(ctx, ex, "verify saved "+f.Name, "sh", "-c", readSavedScript, "sh", file)
 		if err != nil {
 			return err
 		}
-		if err := checkSaved(string(r.Stdout)); err != nil {
+		meta, body, _ := strings.Cut(string(r.Stdout), "\n")
+		if err := checkSavedFile(meta); err != nil {
 			return fmt.Errorf("verify saved %s: %s: %w", f.Name, file, err)
 		}
+		if err := checkSaved(body); err != nil {
+			return fmt.Errorf("verify saved %s: %s: %w", f.Name, file, err)
+		}
+	}
+	return nil
+}
+
+// checkSavedFile judges read-saved.sh's first line, "<octal mode> <uid>".
+func checkSavedFile(meta string) error {
+	f := strings.Fields(meta)
+	if len(f) != 2 {
+		return fmt.Errorf("unexpected mode and owner %q", meta)
+	}
+	mode, err1 := strconv.ParseUint(f[0], 8, 32)
+	uid, err2 := strconv.ParseUint(f[1], 10, 32)
+	switch {
+	case err1 != nil || err2 != nil:
+		return fmt.Errorf("unexpected mode and owner %q", meta)
+	case mode&0o022 != 0:
+		return fmt.Errorf("mode %04o: group or world writable, others could change the rules loaded at boot", mode)
+	case uid != 0:
+		return fmt.Errorf("owned by uid %d, not root: that user could change the rules loaded at boot", uid)
 	}
 	return nil
 }

@@ -189,6 +189,16 @@ func TestSaveArgv(t *testing.T) {
 	if got := deb.Paths([]rules.Family{rules.IPv4}); !slices.Equal(got, []string{"/etc/iptables/rules.v4"}) {
 		t.Errorf("Paths(ipv4) = %q", got)
 	}
+	// netfilter-persistent save runs every plugin: rules.v6 is written
+	// too when only IPv4 changes; iptables.init save keeps FILE.save.
+	nfpPaths := decidePersistence(osDebian, has("/etc/iptables", netfilterPersistentBin, netfilterPersistentV4)).Paths([]rules.Family{rules.IPv4})
+	if !slices.Equal(nfpPaths, []string{"/etc/iptables/rules.v4", "/etc/iptables/rules.v6"}) {
+		t.Errorf("netfilter-persistent Paths(ipv4) = %q", nfpPaths)
+	}
+	rhelPaths := decidePersistence(osRocky, has("/etc/sysconfig", rhelInit4)).Paths(fams)
+	if !slices.Equal(rhelPaths, []string{"/etc/sysconfig/iptables", "/etc/sysconfig/iptables.save", "/etc/sysconfig/ip6tables"}) {
+		t.Errorf("iptables.init Paths = %q", rhelPaths)
+	}
 
 	// A tool that saves: its files are read back; a family whose file
 	// lacks the rule afterwards is written by estab.
@@ -257,21 +267,45 @@ func TestSaveArgv(t *testing.T) {
 
 func TestVerifySaved(t *testing.T) {
 	good := "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\nCOMMIT\n"
-	files := map[string]remote.Result{
-		"cat -- /etc/iptables/rules.v4": {Stdout: []byte(good)},
-		"cat -- /etc/iptables/rules.v6": {Stdout: []byte("*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n")},
+	// read-saved.sh's answer: "<mode> <uid>", then the file.
+	host := func(files map[string]string) *remotetest.Fake {
+		return &remotetest.Fake{Handle: func(argv []string, _ []byte) remote.Result {
+			if len(argv) != 5 || argv[0] != "sh" || argv[2] != readSavedScript {
+				return remote.Result{ExitCode: 127}
+			}
+			if c, ok := files[argv[4]]; ok {
+				return remote.Result{Stdout: []byte(c)}
+			}
+			return remote.Result{ExitCode: 3, Stderr: []byte(argv[4] + " is missing\n")}
+		}}
+	}
+	files := map[string]string{
+		"/etc/iptables/rules.v4": "640 0\n" + good,
+		"/etc/iptables/rules.v6": "600 0\n*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n",
 	}
 	deb := decidePersistence(osDebian, has("/etc/iptables"))
 	ctx := context.Background()
-	if err := VerifySaved(ctx, &remotetest.Fake{Results: files}, deb, []rules.Family{rules.IPv4}); err != nil {
+	if err := VerifySaved(ctx, host(files), deb, []rules.Family{rules.IPv4}); err != nil {
 		t.Error(err)
 	}
-	err := VerifySaved(ctx, &remotetest.Fake{Results: files}, deb, []rules.Family{rules.IPv4, rules.IPv6})
+	err := VerifySaved(ctx, host(files), deb, []rules.Family{rules.IPv4, rules.IPv6})
 	if err == nil || !strings.Contains(err.Error(), "ipv6: /etc/iptables/rules.v6: the stateful rule is not in INPUT") {
 		t.Errorf("VerifySaved without the rule: %v", err)
 	}
-	if err := VerifySaved(ctx, &remotetest.Fake{}, deb, []rules.Family{rules.IPv4}); err == nil {
-		t.Error("missing file accepted") // Fake: exit 127
+	for meta, want := range map[string]string{
+		"777 0":  "mode 0777: group or world writable",
+		"664 0":  "mode 0664: group or world writable",
+		"602 0":  "mode 0602: group or world writable",
+		"600 33": "owned by uid 33, not root",
+		"rw 0":   "unexpected mode and owner",
+	} {
+		err := VerifySaved(ctx, host(map[string]string{"/etc/iptables/rules.v4": meta + "\n" + good}), deb, []rules.Family{rules.IPv4})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", meta, err, want)
+		}
+	}
+	if err := VerifySaved(ctx, host(nil), deb, []rules.Family{rules.IPv4}); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("missing file: %v", err)
 	}
 	if err := VerifySaved(ctx, &remotetest.Fake{}, Persistence{}, []rules.Family{rules.IPv4}); !errors.Is(err, errNoPersistence) {
 		t.Errorf("no mechanism: %v", err)

@@ -32,15 +32,19 @@ func script(name string) string {
 }
 
 var (
-	restoreScript     = script("restore")
-	snapshotScript    = script("snapshot")
-	armScript         = script("arm")
-	disarmScript      = script("disarm")
-	verifyFilesScript = script("verify-files")
-	cleanupScript     = script("cleanup")
-	existsScript      = script("exists")
-	osReleaseScript   = script("os-release")
-	writeSaveScript   = script("write-save")
+	restoreScript       = script("restore")
+	snapshotScript      = script("snapshot")
+	armScript           = script("arm")
+	disarmScript        = script("disarm")
+	verifyFilesScript   = script("verify-files")
+	cleanupScript       = script("cleanup")
+	existsScript        = script("exists")
+	osReleaseScript     = script("os-release")
+	writeSaveScript     = script("write-save")
+	readSavedScript     = script("read-saved")
+	awaitRestoredScript = script("await-restored")
+	lockScript          = script("lock")
+	unlockScript        = script("unlock")
 	// sleeperScript must be one line: disarm.sh reads the sleeper's
 	// /proc/<pid>/cmdline one argument per line.
 	sleeperScript = oneLine(script("sleeper"))

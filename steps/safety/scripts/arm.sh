@@ -7,39 +7,49 @@
 # and logind may kill it with the session, leaving no dead-man at all.
 set -u
 dir=$1 mech=$2 secs=$3 unit=$4 sleeper=$5
+bg=
+# A failed arm leaves nothing that fires later: it claims the token (the
+# dead-man's restore.sh then does nothing), and once the claim is its own
+# it stops the timer or kills the sleeper it started. (If the dead-man
+# claimed first it is restoring: it is left to finish, nothing changed yet.)
+abort() {
+	if mkdir "$dir/claim" 2>/dev/null; then
+		echo arm-failed > "$dir/claim/by"
+		if [ "$mech" = systemd-run ]; then
+			systemctl stop "$unit.timer" >/dev/null 2>&1
+		elif [ -n "$bg" ]; then
+			# setsid made it a process group leader: its sleep goes too.
+			kill -KILL -"$bg" 2>/dev/null || kill -KILL "$bg" 2>/dev/null
+		fi
+	fi
+	echo "$2" >&2
+	exit "$1"
+}
 { [ -f "$dir/restore.sh" ] && [ -f "$dir/taken" ]; } || { echo "no complete snapshot in $dir" >&2; exit 3; }
 if [ -e "$dir/armed" ]; then
 	echo "a dead-man was armed for this snapshot already: $(cat "$dir/armed")" >&2
 	exit 4
 fi
-if [ "$mech" = systemd-run ]; then
-	if systemd-run --unit "$unit" --description "estab dead-man rollback of $dir" \
-		--on-active="${secs}s" --timer-property=AccuracySec=1s \
-		/bin/sh "$dir/restore.sh" deadman >&2; then
-		id=$unit
-	else
-		# Whatever systemd-run left behind must never fire unrecorded.
-		mkdir "$dir/claim" 2>/dev/null && echo arm-failed > "$dir/claim/by"
-		echo "systemd-run failed: refusing to arm a setsid sleeper instead (systemd is PID 1: logind may kill it with the SSH session)" >&2
-		exit 6
-	fi
-fi
 case $mech in
-systemd-run) ;;
+systemd-run)
+	# (systemd-run may fail after the unit was made, e.g. a D-Bus timeout.)
+	systemd-run --unit "$unit" --description "estab dead-man rollback of $dir" \
+		--on-active="${secs}s" --timer-property=AccuracySec=1s \
+		/bin/sh "$dir/restore.sh" deadman >&2 ||
+		abort 6 "systemd-run failed: refusing to arm a setsid sleeper instead (systemd is PID 1: logind may kill it with the SSH session)"
+	id=$unit
+	;;
 setsid)
 	rm -f -- "$dir/deadman.pid" "$dir/deadman.pid.tmp"
 	# In the background of a shell without job control, setsid is no
-	# process group leader: it makes the new session without forking.
+	# process group leader: it makes the new session without forking, so
+	# $! is the sleeper.
 	setsid /bin/sh -c "$sleeper" estab-deadman "$secs" "$dir" </dev/null >/dev/null 2>&1 &
+	bg=$!
 	i=0
 	while [ ! -s "$dir/deadman.pid" ]; do
 		i=$((i+1))
-		if [ "$i" -gt 100 ]; then
-			# Whatever starts late must not fire unrecorded.
-			mkdir "$dir/claim" 2>/dev/null && echo arm-failed > "$dir/claim/by"
-			echo "the setsid dead-man did not start" >&2
-			exit 5
-		fi
+		[ "$i" -le 100 ] || abort 5 "the setsid dead-man did not start"
 		sleep 0.1 2>/dev/null || sleep 1
 	done
 	id=$(cat "$dir/deadman.pid")
@@ -49,5 +59,5 @@ setsid)
 	exit 2
 	;;
 esac
-printf '%s %s\n' "$mech" "$id" > "$dir/armed"
+printf '%s %s\n' "$mech" "$id" > "$dir/armed" || abort 7 "cannot record the dead-man in $dir/armed"
 printf '%s %s %s\n' "$mech" "$id" "$(date +%s)"

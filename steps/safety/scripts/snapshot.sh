@@ -30,16 +30,31 @@ for f in $fams; do
 done
 : > "$dir/files.list" || fail "cannot write files.list"
 n=0
+nl='
+'
+# A symlink is followed: its target is what a save writes through it and
+# what the restore puts back (files.list names the target, mode and owner
+# of the target); links.list and files/<n>.link keep the link itself.
 for p do
 	n=$((n+1))
-	if [ -e "$p" ] || [ -L "$p" ]; then
-		[ -f "$p" ] || fail "$p is not a regular file"
-		meta=$(stat -c '%a %u %g' -- "$p") || fail "cannot stat $p"
-		cp -- "$p" "$dir/files/$n" || fail "cannot copy $p"
-		printf '%s %s %s\n' "$n" "$meta" "$p" >> "$dir/files.list" || fail "cannot write files.list"
+	real=$p
+	if [ -L "$p" ]; then
+		real=$(readlink -f -- "$p") || real=
+		[ -n "$real" ] || fail "$p is a symlink that does not resolve"
+		case $real in
+		/*"$nl"* | [!/]*) fail "$p resolves to an unusable path" ;;
+		esac
+		readlink -- "$p" > "$dir/files/$n.link" || fail "cannot read the symlink $p"
+		printf '%s %s\n' "$n" "$p" >> "$dir/links.list" || fail "cannot write links.list"
+	fi
+	if [ -e "$real" ]; then
+		[ -f "$real" ] || fail "$p is not a regular file"
+		meta=$(stat -c '%a %u %g' -- "$real") || fail "cannot stat $real"
+		cp -- "$real" "$dir/files/$n" || fail "cannot copy $real"
+		printf '%s %s %s\n' "$n" "$meta" "$real" >> "$dir/files.list" || fail "cannot write files.list"
 		echo "$n copied"
 	else
-		printf '%s - - - %s\n' "$n" "$p" >> "$dir/files.list" || fail "cannot write files.list"
+		printf '%s - - - %s\n' "$n" "$real" >> "$dir/files.list" || fail "cannot write files.list"
 		echo "$n absent"
 	fi
 done
