@@ -133,6 +133,7 @@ func applyOne(ctx context.Context, d *remote.Dialer, h host, o steps.Options, pr
 		Peer:        h.Inv.Peer,
 		BlockedPort: h.Inv.BlockedPort,
 		SSHPort:     conn.SSHServerPort(),
+		ShellPID:    conn.ShellPID(),
 		Addr4:       ipv4Of(h.Target.Address),
 	}
 	// Knock the way management traffic arrives: from the runner, or from

@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -36,6 +37,16 @@ func Apply(ctx context.Context, ex remote.Executor, h Host, o Options) (res resu
 	if err != nil {
 		p.fail(err)
 		return res
+	}
+	if !o.Check {
+		// Before the first listing: what another run changed and has not
+		// confirmed must be neither judged "present" nor saved, nor
+		// captured by a snapshot.
+		if err := p.lockHost(ctx); err != nil {
+			p.fail(err)
+			return res
+		}
+		defer p.unlockHost(ctx)
 	}
 	plans := p.planAll(ctx, facts)
 	switch {
@@ -121,4 +132,35 @@ func overall(fams []result.Family) result.Status {
 		}
 	}
 	return status
+}
+
+// lockHost takes the host-wide lock for the whole procedure: a second run,
+// or this machine under another inventory name, is refused while this one
+// works on it or its dead-man may still restore it.
+func (p *proc) lockHost(ctx context.Context) error {
+	dir := safety.SnapshotRoot + "/" + snapshotID(p.o.RunID, p.h.Name)
+	l, err := safety.Lock(ctx, p.as("lock"), p.o.RunID, p.h.ShellPID, dir)
+	var held *safety.LockedError
+	if errors.As(err, &held) {
+		return fmt.Errorf("another estab run (%s) is working on this host: %s; nothing changed", held.RunID, held.Why)
+	}
+	if err != nil {
+		return err
+	}
+	if l.TookOver != "" {
+		p.warn("took over a stale lock of run %s", l.TookOver)
+	}
+	p.lock = l
+	return nil
+}
+
+// unlockHost releases the lock unless a dead-man may still restore the
+// host: then it ends stale once the dead-man has (lock.sh checks).
+func (p *proc) unlockHost(ctx context.Context) {
+	if p.pendingRestore {
+		return
+	}
+	if err := safety.Unlock(ctx, p.as("unlock"), p.lock); err != nil {
+		p.warn("host lock left: %v", err)
+	}
 }

@@ -19,7 +19,7 @@ const (
 	ssh22    = "-A INPUT -p tcp --dport 22 -j ACCEPT"
 )
 
-var lab = Host{Name: "h1", Address: "198.18.0.10", Peer: "http://198.18.0.1:8080/", SSHPort: 22, Addr4: "198.18.0.10",
+var lab = Host{Name: "h1", Address: "198.18.0.10", Peer: "http://198.18.0.1:8080/", SSHPort: 22, Addr4: "198.18.0.10", ShellPID: 4242,
 	Probe: func(context.Context) (func(), error) { return func() {}, nil }}
 
 // apply runs the procedure on the fake host, with the safety net's

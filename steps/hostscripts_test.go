@@ -42,6 +42,8 @@ import (
 type hostScripts struct {
 	t    *testing.T
 	root string
+	// lockedBy is the run holding the fake host's lock ("" = free).
+	lockedBy string
 }
 
 // hostMounts are the folders bound over this machine's own in the
@@ -196,6 +198,21 @@ func (s *hostScripts) handle(h *fakeHost, argv []string, stdin []byte) (remote.R
 		s.WriteFile("/etc/iptables/rules.v4", h.fam["iptables"].save())
 		s.WriteFile("/etc/iptables/rules.v6", h.fam["ip6tables"].save())
 		return ok("run-parts: executing /usr/share/netfilter-persistent/plugins.d/15-ip4tables save\n"), true
+	case len(argv) >= 4 && argv[0] == "sh" && argv[1] == "-c" && scriptName(argv[2]) == "lock":
+		// Each command of the fake host runs in a network namespace of
+		// its own, and the lock is per network namespace: the fake host
+		// holds its one lock here (the real script is tested on lab hosts
+		// in steps/safety).
+		if s.lockedBy != "" && s.lockedBy != argv[4] {
+			return remote.Result{ExitCode: 10, Stdout: []byte("held " + s.lockedBy + " its shell (pid 4242) is alive\n")}, true
+		}
+		s.lockedBy = argv[4]
+		return ok("locked /run/estab/lock-4026531840\n"), true
+	case len(argv) >= 4 && argv[0] == "sh" && argv[1] == "-c" && scriptName(argv[2]) == "unlock":
+		if s.lockedBy == argv[4] {
+			s.lockedBy = ""
+		}
+		return ok(""), true
 	case len(argv) == 3 && argv[0] == "cat" && argv[1] == "--",
 		len(argv) == 3 && argv[0] == "/bin/sh" && strings.HasSuffix(argv[1], "/restore.sh"),
 		len(argv) >= 4 && argv[0] == "sh" && argv[1] == "-c" && scriptName(argv[2]) != "" && argv[3] == "sh":

@@ -42,6 +42,9 @@ type Host struct {
 	// SSHPort is the server port of the management session, from the host's
 	// own SSH_CONNECTION (0 = unknown: --default-deny is then refused).
 	SSHPort int
+	// ShellPID is the host's pid of the session's shell (remote.Conn's
+	// ShellPID): the host-wide lock is held while it lives.
+	ShellPID int
 	// Addr4 is the host's IPv4 address as the runner reaches it ("" = none).
 	Addr4 string
 	// Knock opens a NEW TCP connection from the runner to addr and says

@@ -22,8 +22,13 @@ type proc struct {
 	o         Options
 	res       *result.Host
 	steps     []result.Step
-	kept      int    // bytes of output kept in steps so far (maxKeptOutput)
-	family    string // current family, for step records
+	kept      int // bytes of output kept in steps so far (maxKeptOutput)
+	lock      safety.HostLock
+	// pendingRestore: a dead-man may still restore the host (armed and not
+	// claimed, or its rollback not verified): the lock must stay until it
+	// has, so lock.sh on the host keeps treating it as held meanwhile.
+	pendingRestore bool
+	family         string // current family, for step records
 }
 
 // maxKeptOutput bounds the command output one host's result keeps for the

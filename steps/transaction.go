@@ -135,6 +135,7 @@ func (armStage) Run(ctx context.Context, t *txn) error {
 		return fmt.Errorf("arm dead-man: %v", err)
 	}
 	t.dm = dm
+	t.p.pendingRestore = true // until the claim, or a verified rollback
 	for _, pl := range t.plans {
 		t.p.fam(pl).Deadman = dm.Mechanism + " " + dm.ID
 	}
@@ -154,7 +155,11 @@ func (armStage) CleanUp(ctx context.Context, t *txn, why string) {
 	}
 	ex := p.as("rollback")
 	err := safety.Restore(ctx, ex, t.snap)
-	if err == nil {
+	switch {
+	case errors.Is(err, safety.ErrRestoreRunning):
+		// The dead-man fired meanwhile: its restore is the rollback.
+		_, err = safety.AwaitRestored(ctx, ex, t.snap, awaitRestore)
+	case err == nil:
 		// The dead-man firing meanwhile restored the same snapshot: fine.
 		if err = safety.Disarm(ctx, ex, t.dm); errors.Is(err, safety.ErrRolledBack) {
 			err = nil
@@ -163,6 +168,7 @@ func (armStage) CleanUp(ctx context.Context, t *txn, why string) {
 	if err == nil {
 		err = safety.Verify(ctx, ex, t.snap)
 	}
+	t.p.pendingRestore = err != nil
 	p.res.Snapshot = t.snap.Dir // kept for inspection
 	for _, pl := range t.plans {
 		fr := p.fam(pl)
@@ -378,19 +384,46 @@ func (claimStage) Run(ctx context.Context, t *txn) error {
 	p := t.p
 	t.disarming = true
 	if err := safety.Disarm(ctx, p.as("disarm"), t.dm); err != nil {
-		fired := errors.Is(err, safety.ErrRolledBack)
-		p.failAll(t.plans, "disarm: %v", err)
-		p.res.Snapshot = t.snap.Dir
-		for _, pl := range t.plans {
-			p.fam(pl).RolledBack = fired
-			p.fam(pl).Saved = ""
-		}
+		t.lostClaim(ctx, err)
 		return errSettled
 	}
+	p.pendingRestore = false
 	for _, pl := range t.plans {
 		p.fam(pl).Deadman = t.dm.Mechanism + " " + t.dm.ID + " (disarmed)"
 	}
 	return nil
+}
+
+// awaitRestore bounds the wait for a dead-man's restore in progress.
+const awaitRestore = 60 * time.Second
+
+// lostClaim reports a claim the dead-man won or that failed. "Rolled back"
+// only once the dead-man's restore ended well and the ruleset and files
+// are verified as before; else what is known, and that the host may not be.
+func (t *txn) lostClaim(ctx context.Context, err error) {
+	p, ex := t.p, t.p.as("disarm")
+	p.res.Snapshot = t.snap.Dir
+	why := fmt.Sprintf("disarm: %v", err)
+	if errors.Is(err, safety.ErrRolledBack) || errors.Is(err, safety.ErrRestoreRunning) {
+		_, aerr := safety.AwaitRestored(ctx, ex, t.snap, awaitRestore)
+		if aerr == nil {
+			aerr = safety.Verify(ctx, ex, t.snap)
+		}
+		p.pendingRestore = aerr != nil
+		if aerr == nil {
+			why += "; the dead-man rolled the host back: verified as before"
+		} else {
+			why += fmt.Sprintf("; the host is NOT verified as before: %v", aerr)
+		}
+	} else {
+		p.pendingRestore = true
+		why += fmt.Sprintf("; the dead-man will restore the host at %s", t.dm.Deadline.Format(time.RFC3339))
+	}
+	p.failAll(t.plans, "%s", why)
+	for _, pl := range t.plans {
+		p.fam(pl).RolledBack = !p.pendingRestore
+		p.fam(pl).Saved = ""
+	}
 }
 
 // CleanUp rolls back a save that failed after the claim: no dead-man

@@ -69,6 +69,8 @@ var labHosts = []lab.HostSpec{
 	both(lab.HostSpec{Name: "settleok", Rules: ruleset("ACCEPT", loRule, sshRule)}),
 	// Listed twice in one inventory, under two names.
 	both(lab.HostSpec{Name: "twice", Rules: ruleset("ACCEPT", loRule, sshRule)}),
+	// Two runs at once on one host.
+	both(lab.HostSpec{Name: "contested", Rules: ruleset("ACCEPT", loRule, sshRule)}),
 }
 
 // fleetHosts is the 20-host group of the interruption test.
