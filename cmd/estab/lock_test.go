@@ -17,18 +17,18 @@ import (
 func TestSecondRunIsRefusedWhileTheFirstHoldsTheHost(t *testing.T) {
 	l := needLab(t)
 	inv := labInventory(t, l, nil)
-	before := hostState(t, l, "contested")
+	before := hostState(t, l, "x-contested")
 	a, out := estabChild(t, []string{"ESTAB_TEST_PAUSE_BEFORE_PROBE=60s"},
-		applyArgs(t, l, inv, "--limit", "contested", "--rollback-after", "12s", "--probe-timeout", "3s")...)
+		applyArgs(t, l, inv, "--limit", "x-contested", "--rollback-after", "12s", "--probe-timeout", "3s")...)
 	labtest.WaitFor(t, 20*time.Second, func() bool {
-		n, _ := statefulCount(t, l, "contested", "iptables")
+		n, _ := statefulCount(t, l, "x-contested", "iptables")
 		return n == 1
 	}, "run A's change on contested")
 	runA := ""
 	labtest.WaitFor(t, 5*time.Second, func() bool {
-		b, _ := l.Exec(t.Context(), "contested", "sh", "-c", "cat "+safety.LockRoot+"/lock-*/owner 2>/dev/null; true")
+		b, _ := l.Exec(t.Context(), "x-contested", "sh", "-c", "cat "+safety.LockRoot+"/lock-*/owner 2>/dev/null; true")
 		for _, line := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(line); len(f) == 4 && strings.HasSuffix(f[3], "-contested") {
+			if f := strings.Fields(line); len(f) == 4 && strings.HasSuffix(f[3], "-x-contested") {
 				runA = f[0]
 			}
 		}
@@ -37,9 +37,11 @@ func TestSecondRunIsRefusedWhileTheFirstHoldsTheHost(t *testing.T) {
 
 	refused := func(when string) {
 		t.Helper()
-		code, doc := applyJSON(t, l, inv, "--limit", "contested")
-		h := doc.host(t, "contested")
+		code, doc := applyJSON(t, l, inv, "--limit", "x-contested")
+		h := doc.host(t, "x-contested")
 		if code != exitHostsFailed || h.Status != "failed" || !strings.Contains(h.Error, "another estab run ("+runA+")") {
+			_ = a.Process.Kill()
+			_ = a.Wait()
 			t.Fatalf("%s: exit %d status %s %q; run A said:\n%s", when, code, h.Status, h.Error, out)
 		}
 	}
@@ -50,10 +52,10 @@ func TestSecondRunIsRefusedWhileTheFirstHoldsTheHost(t *testing.T) {
 	_ = a.Wait()
 	refused("A killed, its dead-man pending")
 
-	labtest.WaitFor(t, 30*time.Second, func() bool { return hostState(t, l, "contested") == before }, "A's dead-man restore")
-	code, doc := applyJSON(t, l, inv, "--limit", "contested")
-	if h := doc.host(t, "contested"); code != exitOK || h.Status != "changed" || family(h, "ipv4").Action != "inserted" {
+	labtest.WaitFor(t, 30*time.Second, func() bool { return hostState(t, l, "x-contested") == before }, "A's dead-man restore")
+	code, doc := applyJSON(t, l, inv, "--limit", "x-contested")
+	if h := doc.host(t, "x-contested"); code != exitOK || h.Status != "changed" || family(h, "ipv4").Action != "inserted" {
 		t.Fatalf("after A's dead-man: exit %d status %s %q", code, h.Status, h.Error)
 	}
-	checkSaved(t, l, "contested", family(doc.host(t, "contested"), "ipv4").Saved, true)
+	checkSaved(t, l, "x-contested", family(doc.host(t, "x-contested"), "ipv4").Saved, true)
 }

@@ -65,12 +65,12 @@ var labHosts = []lab.HostSpec{
 	both(lab.HostSpec{Name: "ratessh", Rules: ruleset("ACCEPT", loRule, "-A INPUT -p tcp -m tcp --dport 22 -m limit --limit 5/min -j ACCEPT\n")}),
 	// --settle: a host whose rules a "cron job" reloads during the wait,
 	// and a healthy one in the same run.
-	both(lab.HostSpec{Name: "cronload", Rules: ruleset("ACCEPT", loRule, sshRule)}),
-	both(lab.HostSpec{Name: "settleok", Rules: ruleset("ACCEPT", loRule, sshRule)}),
+	both(lab.HostSpec{Name: "x-cronload", Rules: ruleset("ACCEPT", loRule, sshRule)}),
+	both(lab.HostSpec{Name: "x-settleok", Rules: ruleset("ACCEPT", loRule, sshRule)}),
 	// Listed twice in one inventory, under two names.
-	both(lab.HostSpec{Name: "twice", Rules: ruleset("ACCEPT", loRule, sshRule)}),
+	both(lab.HostSpec{Name: "x-twice", Rules: ruleset("ACCEPT", loRule, sshRule)}),
 	// Two runs at once on one host.
-	both(lab.HostSpec{Name: "contested", Rules: ruleset("ACCEPT", loRule, sshRule)}),
+	both(lab.HostSpec{Name: "x-contested", Rules: ruleset("ACCEPT", loRule, sshRule)}),
 }
 
 // fleetHosts is the 20-host group of the interruption test.

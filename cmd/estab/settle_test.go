@@ -13,16 +13,16 @@ import (
 // same run, is probed again and saved.
 func TestSettleCatchesADelayedLockout(t *testing.T) {
 	l := needLab(t)
-	before := hostState(t, l, "cronload")
+	before := hostState(t, l, "x-cronload")
 	reloaded := make(chan string, 1)
 	go func() {
 		// The settle wait has begun once the first probe's connection is
 		// up next to the main session: two established SSH connections.
 		deadline := time.Now().Add(30 * time.Second)
 		for time.Now().Before(deadline) {
-			out, _ := l.Exec(context.Background(), "cronload", "ss", "-Htn", "state", "established", "( sport = :22 )")
+			out, _ := l.Exec(context.Background(), "x-cronload", "ss", "-Htn", "state", "established", "( sport = :22 )")
 			if strings.Count(strings.TrimSpace(string(out)), "\n") >= 1 {
-				out, err := l.Exec(context.Background(), "cronload", "iptables", "-w", "-D", "INPUT", "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT")
+				out, err := l.Exec(context.Background(), "x-cronload", "iptables", "-w", "-D", "INPUT", "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT")
 				if err != nil {
 					reloaded <- "cron reload failed: " + err.Error() + " " + string(out)
 					return
@@ -35,7 +35,7 @@ func TestSettleCatchesADelayedLockout(t *testing.T) {
 		reloaded <- "the probe connection never appeared"
 	}()
 	start := time.Now()
-	code, doc := applyJSON(t, l, labInventory(t, l, nil), "--settle", "6s", "--rollback-after", "60s", "--probe-timeout", "5s", "--limit", "cronload:settleok")
+	code, doc := applyJSON(t, l, labInventory(t, l, nil), "--settle", "6s", "--rollback-after", "60s", "--probe-timeout", "5s", "--limit", "x-cronload:x-settleok")
 	took := time.Since(start)
 	if msg := <-reloaded; msg != "" {
 		t.Fatal(msg)
@@ -43,21 +43,21 @@ func TestSettleCatchesADelayedLockout(t *testing.T) {
 	if code != exitHostsFailed {
 		t.Fatalf("exit %d, want 1: %v", code, doc.Summary)
 	}
-	h := doc.host(t, "cronload")
+	h := doc.host(t, "x-cronload")
 	f := family(h, "ipv4")
 	if h.Status != "failed" || f.Settle != "failed" || f.Probe != "ok" || !f.RolledBack || f.Saved != "" || !strings.Contains(h.Error, "after --settle 6s") {
 		t.Fatalf("cronload: status %s family %+v error %q", h.Status, f, h.Error)
 	}
-	if after := hostState(t, l, "cronload"); after != before {
+	if after := hostState(t, l, "x-cronload"); after != before {
 		t.Fatalf("cronload not as before:\n--- before\n%s--- after\n%s", before, after)
 	}
-	g := doc.host(t, "settleok")
+	g := doc.host(t, "x-settleok")
 	for _, fam := range []string{"ipv4", "ipv6"} {
 		if f := family(g, fam); g.Status != "changed" || f.Settle != "ok" || f.Saved == "" {
 			t.Fatalf("settleok %s: status %s family %+v error %q", fam, g.Status, f, g.Error)
 		}
 	}
-	checkSaved(t, l, "settleok", family(g, "ipv4").Saved, true)
+	checkSaved(t, l, "x-settleok", family(g, "ipv4").Saved, true)
 	if took < 6*time.Second {
 		t.Fatalf("the run took %s: it did not wait --settle 6s", took)
 	}
