@@ -150,11 +150,13 @@ func expandRange(name string, already int) ([]string, error) {
 			}
 			width = len(beg)
 		}
-		if (e-b)/step+1 > maxExpansion {
+		// Count by index: (e-b)/step+1 and i += step overflow near MaxInt.
+		last := (e - b) / step
+		if last >= maxExpansion {
 			return nil, fmt.Errorf("host range [%s] is too large", spec)
 		}
-		for i := b; i <= e; i += step {
-			seq = append(seq, fmt.Sprintf("%0*d", width, i))
+		for k := 0; k <= last; k++ {
+			seq = append(seq, fmt.Sprintf("%0*d", width, b+k*step))
 		}
 	}
 	var out []string
