@@ -180,6 +180,7 @@ func checkDeny(t *testing.T, rs *Ruleset) {
 // the judgements over it terminate and agree with each other.
 func FuzzParseRules(f *testing.F) {
 	f.Add("-P INPUT DROP\n-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n")
+	f.Add("-P INPUT ACCEPT\n-A INPUT -m comment --comment \"a \\\"b\\\"\" -c 1 2 -j ACCEPT\n")
 	f.Fuzz(func(t *testing.T, s string) {
 		var rs *Ruleset
 		var err error
