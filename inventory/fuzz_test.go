@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"os"
 	"reflect"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 
+	"github.com/estab/estab/internal/fuzzguard"
 	"github.com/kevinburke/ssh_config"
 )
 
@@ -20,42 +19,13 @@ import (
 // testdata/fuzz/ (real Ansible inventories, ssh_config files, --limit
 // patterns) run as plain tests in `make test`; `make fuzz` fuzzes each.
 
-// fuzzDeadline bounds one input: a parser that loops must fail the input
-// instead of hanging the fuzzer (Go's fuzzing has no per-input timeout).
-// Generous, for -race on a loaded machine.
-const fuzzDeadline = 10 * time.Second
-
-// within runs f and fails t when f panics or does not return within d.
-func within(t *testing.T, d time.Duration, f func()) {
-	t.Helper()
-	done := make(chan string, 1)
-	go func() {
-		defer func() {
-			if p := recover(); p != nil {
-				done <- fmt.Sprintf("panic: %v\n%s", p, debug.Stack())
-				return
-			}
-			done <- ""
-		}()
-		f()
-	}()
-	select {
-	case msg := <-done:
-		if msg != "" {
-			t.Fatal(msg)
-		}
-	case <-time.After(d):
-		t.Fatalf("did not finish within %v", d)
-	}
-}
-
 // parseWith runs one reader (or Parse's choice when parse is nil) and
 // checks that any error is positioned.
 func parseWith(t *testing.T, parse func(*builder, []byte) error, src string) (*Inventory, error) {
 	t.Helper()
 	var inv *Inventory
 	var err error
-	within(t, fuzzDeadline, func() {
+	fuzzguard.Within(t, fuzzguard.Deadline, func() {
 		if parse == nil {
 			inv, err = Parse("fuzz", []byte(src))
 			return
@@ -131,7 +101,7 @@ func FuzzParse(f *testing.F) {
 		if inv == nil {
 			return
 		}
-		within(t, fuzzDeadline, func() {
+		fuzzguard.Within(t, fuzzguard.Deadline, func() {
 			_, _ = inv.Select(limit)
 			for i, h := range inv.Hosts() {
 				if i == 3 {
@@ -163,7 +133,7 @@ func FuzzHostPattern(f *testing.F) {
 		var names []string
 		var port int
 		var err error
-		within(t, fuzzDeadline, func() { names, port, err = parseHostPattern(s) })
+		fuzzguard.Within(t, fuzzguard.Deadline, func() { names, port, err = parseHostPattern(s) })
 		if err != nil {
 			return
 		}
@@ -241,7 +211,7 @@ func FuzzINIValue(f *testing.F) {
 	f.Add("{'a': [1, 2.5, -0x1f], \"b\": (None, True), 'c': {'x'}}")
 	f.Fuzz(func(t *testing.T, s string) {
 		var v any
-		within(t, fuzzDeadline, func() { v = iniValue(s) })
+		fuzzguard.Within(t, fuzzguard.Deadline, func() { v = iniValue(s) })
 		if !validUTF8(v) {
 			return
 		}
@@ -277,7 +247,7 @@ func FuzzSelect(f *testing.F) {
 	f.Fuzz(func(t *testing.T, limit string) {
 		var hs []*Host
 		var err error
-		within(t, fuzzDeadline, func() { hs, err = inv.Select(limit) })
+		fuzzguard.Within(t, fuzzguard.Deadline, func() { hs, err = inv.Select(limit) })
 		if err != nil {
 			return
 		}
@@ -322,14 +292,14 @@ func FuzzSSHConfig(f *testing.F) {
 		}
 		var cfg *ssh_config.Config
 		var err error
-		within(t, fuzzDeadline, func() { cfg, err = ssh_config.DecodeBytes([]byte(src)) })
+		fuzzguard.Within(t, fuzzguard.Deadline, func() { cfg, err = ssh_config.DecodeBytes([]byte(src)) })
 		if err != nil {
 			return
 		}
 		c := &SSHConfig{files: []sshFile{{path: "fuzz_config", cfg: cfg}}}
 		for _, h := range inv.Hosts() {
 			var ep Endpoint
-			within(t, fuzzDeadline, func() { ep, err = inv.Resolve(h, c, Overrides{}) })
+			fuzzguard.Within(t, fuzzguard.Deadline, func() { ep, err = inv.Resolve(h, c, Overrides{}) })
 			if err != nil {
 				continue
 			}

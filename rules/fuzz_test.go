@@ -3,46 +3,17 @@ package rules
 import (
 	"fmt"
 	"reflect"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 	"unicode"
+
+	"github.com/estab/estab/internal/fuzzguard"
 )
 
 // The fuzz targets of this package. Their seed corpora under
 // testdata/fuzz/ (ufw, firewalld, docker, kube-proxy, fail2ban and libvirt
 // rulesets) run as plain tests in `make test`; `make fuzz` fuzzes each.
-
-// fuzzDeadline bounds one input: a walk that loops or explodes must fail
-// the input instead of hanging the fuzzer (Go's fuzzing has no per-input
-// timeout). Generous, for -race on a loaded machine.
-const fuzzDeadline = 10 * time.Second
-
-// within runs f and fails t when f panics or does not return within d.
-func within(t *testing.T, d time.Duration, f func()) {
-	t.Helper()
-	done := make(chan string, 1)
-	go func() {
-		defer func() {
-			if p := recover(); p != nil {
-				done <- fmt.Sprintf("panic: %v\n%s", p, debug.Stack())
-				return
-			}
-			done <- ""
-		}()
-		f()
-	}()
-	select {
-	case msg := <-done:
-		if msg != "" {
-			t.Fatal(msg)
-		}
-	case <-time.After(d):
-		t.Fatalf("did not finish within %v", d)
-	}
-}
 
 // quoteArg quotes one argument the way iptables -S does, so that Split
 // reads it back unchanged.
@@ -120,7 +91,7 @@ func checkJudge(t *testing.T, rs *Ruleset) {
 	for _, chain := range chains {
 		var v Verdict
 		var confirm error
-		within(t, fuzzDeadline, func() { v = Judge(rs, chain); confirm = Confirm(rs, chain) })
+		fuzzguard.Within(t, fuzzguard.Deadline, func() { v = Judge(rs, chain); confirm = Confirm(rs, chain) })
 		switch v.State {
 		case Absent:
 			if v.First != nil || v.Shadow != nil {
@@ -152,7 +123,7 @@ func checkJudge(t *testing.T, rs *Ruleset) {
 		}
 	}
 	var v Verdict
-	within(t, fuzzDeadline, func() { v = Judge(statefulFirst(rs), "INPUT") })
+	fuzzguard.Within(t, fuzzguard.Deadline, func() { v = Judge(statefulFirst(rs), "INPUT") })
 	if v.State != Present || v.First.Path != "INPUT 1" || v.Foreign {
 		t.Fatalf("the stateful rule inserted at INPUT 1 is judged %s (%+v)", v.State, v.First)
 	}
@@ -163,7 +134,7 @@ func checkDeny(t *testing.T, rs *Ruleset) {
 	t.Helper()
 	for _, fam := range []Family{IPv4, IPv6} {
 		var d DenyReadiness
-		within(t, fuzzDeadline, func() { d = DenyReady(rs, "INPUT", 22, fam) })
+		fuzzguard.Within(t, fuzzguard.Deadline, func() { d = DenyReady(rs, "INPUT", 22, fam) })
 		if d.Ready() != (d.Missing(22) == "") {
 			t.Fatalf("%s: Ready %v, Missing %q", fam.Name, d.Ready(), d.Missing(22))
 		}
@@ -184,7 +155,7 @@ func FuzzParseRules(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		var rs *Ruleset
 		var err error
-		within(t, fuzzDeadline, func() { rs, err = Parse(s) })
+		fuzzguard.Within(t, fuzzguard.Deadline, func() { rs, err = Parse(s) })
 		if err != nil {
 			return
 		}
@@ -207,7 +178,7 @@ func FuzzParseSave(f *testing.F) {
 	f.Add("*filter\n:INPUT DROP [3:180]\n[8:719] -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\nCOMMIT\n")
 	f.Fuzz(func(t *testing.T, s string) {
 		var norm string
-		within(t, fuzzDeadline, func() { norm = NormalizeSave(s) })
+		fuzzguard.Within(t, fuzzguard.Deadline, func() { norm = NormalizeSave(s) })
 		if again := NormalizeSave(norm); again != norm {
 			t.Fatalf("NormalizeSave not idempotent:\n%q\n%q", norm, again)
 		}
@@ -222,7 +193,7 @@ func FuzzParseSave(f *testing.F) {
 		for _, table := range []string{"filter", "nat"} {
 			var rs *Ruleset
 			var err error
-			within(t, fuzzDeadline, func() { rs, err = ParseSaveTable(s, table) })
+			fuzzguard.Within(t, fuzzguard.Deadline, func() { rs, err = ParseSaveTable(s, table) })
 			if err != nil || rs == nil {
 				continue
 			}
@@ -242,7 +213,7 @@ func FuzzJudge(f *testing.F) {
 		text := genRuleset(prog, shape)
 		var rs *Ruleset
 		var err error
-		within(t, fuzzDeadline, func() { rs, err = Parse(text) })
+		fuzzguard.Within(t, fuzzguard.Deadline, func() { rs, err = Parse(text) })
 		if err != nil {
 			t.Fatalf("generated ruleset does not parse: %v\n%s", err, text)
 		}
