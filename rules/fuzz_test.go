@@ -243,12 +243,13 @@ var genRules = []string{
 }
 
 // genRuleset turns prog into a listing: INPUT and up to 8 user chains C*,
-// each byte a rule of the current chain (0 moves on to the next chain;
-// a jump's chain is the following byte). shape's low 13 bits ask for a
-// chain D0 → D1 → … of that depth jumped to from INPUT, ending in an SSH
-// ACCEPT; bit 13 adds the stateful rule at its end, bit 14 makes each D
-// jump twice to the next (2^depth paths), bit 15 makes the last jump back
-// to D0 and to INPUT.
+// each byte a rule of the current chain (0 moves on to the next chain; a
+// jump's chain is the following byte). shape's low 8 bits ask for a chain
+// D0 → D1 → … of that depth, jumped to from INPUT and ending in an SSH
+// ACCEPT; bit 12 makes it 32 times deeper, up to 8191 (only some inputs,
+// as deep chains are slow to fuzz); bit 13 adds the stateful rule at its
+// end; bit 14 makes each D jump twice to the next (2^depth paths); bit 15
+// makes the last jump back to D0 and to INPUT.
 func genRuleset(prog []byte, shape uint16) string {
 	users := 1
 	if len(prog) > 0 {
@@ -264,7 +265,10 @@ func genRuleset(prog []byte, shape uint16) string {
 	for _, c := range chains[1:] {
 		b.WriteString("-N " + c + "\n")
 	}
-	depth := int(shape & 0x1fff)
+	depth := int(shape & 0xff)
+	if shape&0x1000 != 0 {
+		depth = depth*32 + 31 // up to 8191
+	}
 	for i := 0; i < depth; i++ {
 		fmt.Fprintf(&b, "-N D%d\n", i)
 	}
