@@ -106,6 +106,9 @@ func expandRange(name string, already int) ([]string, error) {
 		return nil, fmt.Errorf("unclosed [ in host range")
 	}
 	head, spec, tail := name[:open], name[open+1:open+closeRel], name[open+closeRel+1:]
+	if strings.IndexByte(head, ']') >= 0 {
+		return nil, fmt.Errorf("unmatched ]") // as without a range: "a]b[1:2]" is no name
+	}
 	bounds := strings.Split(spec, ":")
 	if len(bounds) != 2 && len(bounds) != 3 {
 		return nil, fmt.Errorf("host range [%s] must be [begin:end] or [begin:end:step]", spec)
