@@ -129,6 +129,7 @@ func expandRange(name string, already int) ([]string, error) {
 		return nil, fmt.Errorf("host range [%s] must specify an end value", spec)
 	}
 	var seq []string
+	var err error
 	if len(beg) == 1 && len(end) == 1 && strings.Contains(asciiLetters, beg) && strings.Contains(asciiLetters, end) {
 		b, e := strings.Index(asciiLetters, beg), strings.Index(asciiLetters, end)
 		if b > e {
@@ -137,30 +138,8 @@ func expandRange(name string, already int) ([]string, error) {
 		for i := b; i <= e; i += step {
 			seq = append(seq, asciiLetters[i:i+1])
 		}
-	} else {
-		b, err1 := strconv.Atoi(beg)
-		e, err2 := strconv.Atoi(end)
-		if err1 != nil || err2 != nil || b < 0 || e < 0 {
-			return nil, fmt.Errorf("host range [%s] must be numeric or single letters", spec)
-		}
-		if b > e {
-			return nil, fmt.Errorf("host range [%s] must have begin <= end", spec)
-		}
-		width := 0
-		if len(beg) > 1 && beg[0] == '0' {
-			if len(beg) != len(end) {
-				return nil, fmt.Errorf("host range [%s] must have begin and end of equal width", spec)
-			}
-			width = len(beg)
-		}
-		// Count by index: (e-b)/step+1 and i += step overflow near MaxInt.
-		last := (e - b) / step
-		if last >= maxExpansion {
-			return nil, fmt.Errorf("host range [%s] is too large", spec)
-		}
-		for k := 0; k <= last; k++ {
-			seq = append(seq, fmt.Sprintf("%0*d", width, b+k*step))
-		}
+	} else if seq, err = numericRange(spec, beg, end, step); err != nil {
+		return nil, err
 	}
 	var out []string
 	for _, s := range seq {
@@ -176,4 +155,34 @@ func expandRange(name string, already int) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// numericRange is the sequence of a numeric range: a leading zero fixes
+// the width.
+func numericRange(spec, beg, end string, step int) ([]string, error) {
+	b, err1 := strconv.Atoi(beg)
+	e, err2 := strconv.Atoi(end)
+	if err1 != nil || err2 != nil || b < 0 || e < 0 {
+		return nil, fmt.Errorf("host range [%s] must be numeric or single letters", spec)
+	}
+	if b > e {
+		return nil, fmt.Errorf("host range [%s] must have begin <= end", spec)
+	}
+	width := 0
+	if len(beg) > 1 && beg[0] == '0' {
+		if len(beg) != len(end) {
+			return nil, fmt.Errorf("host range [%s] must have begin and end of equal width", spec)
+		}
+		width = len(beg)
+	}
+	// Count by index: (e-b)/step+1 and i += step overflow near MaxInt.
+	last := (e - b) / step
+	if last >= maxExpansion {
+		return nil, fmt.Errorf("host range [%s] is too large", spec)
+	}
+	seq := make([]string, 0, last+1)
+	for k := 0; k <= last; k++ {
+		seq = append(seq, fmt.Sprintf("%0*d", width, b+k*step))
+	}
+	return seq, nil
 }
