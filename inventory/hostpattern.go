@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // maxExpansion bounds how many hosts one host pattern may expand to.
@@ -81,7 +82,9 @@ func parseHostPattern(s string) (names []string, port int, err error) {
 	if name == "" {
 		return nil, 0, fmt.Errorf("invalid host %q: empty name", s)
 	}
-	if strings.ContainsAny(name, " \t,") {
+	// Blanks and control characters: not a name, and a name is printed to
+	// the operator's terminal.
+	if strings.ContainsFunc(name, func(r rune) bool { return r == ',' || unicode.IsSpace(r) || unicode.IsControl(r) }) {
 		return nil, 0, fmt.Errorf("invalid host name %q", name)
 	}
 	names, err = expandRange(name, 0)
