@@ -8,7 +8,7 @@ export GOFLAGS ?= -mod=readonly
 # A fresh machine has Go in /usr/local/go without it being on PATH.
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all build deps test lint demo bench clean
+.PHONY: all build deps test lint demo bench clean fuzz
 
 all: build
 
@@ -35,6 +35,20 @@ lint: deps
 
 test: deps lint
 	$(GO) test -race -count=1 -timeout 15m ./...
+
+# Fuzzes every FuzzXxx target for FUZZTIME each; crashers land in the
+# package's testdata/fuzz/FuzzXxx/ (commit them: they become regression
+# tests). Not part of test, which runs the committed seed corpora as plain
+# tests. One worker by default: a fuzzer takes every core it is given.
+FUZZTIME ?= 20s
+FUZZPARALLEL ?= 1
+fuzz:
+	@set -e; for f in $$(git ls-files '*_test.go' 2>/dev/null || find . -name '*_test.go'); do \
+	  for fn in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+	    echo "== $$fn in ./$$(dirname $$f) for $(FUZZTIME)"; \
+	    $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -parallel $(FUZZPARALLEL) ./$$(dirname $$f)/; \
+	  done; \
+	done
 
 # Speed and memory against the session-per-command baseline on a lab of
 # BENCH_HOSTS real hosts (root). Numbers go into the README by hand.

@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // maxExpansion bounds how many hosts one host pattern may expand to.
@@ -81,7 +82,9 @@ func parseHostPattern(s string) (names []string, port int, err error) {
 	if name == "" {
 		return nil, 0, fmt.Errorf("invalid host %q: empty name", s)
 	}
-	if strings.ContainsAny(name, " \t,") {
+	// Blanks and control characters: not a name, and a name is printed to
+	// the operator's terminal.
+	if strings.ContainsFunc(name, func(r rune) bool { return r == ',' || unicode.IsSpace(r) || unicode.IsControl(r) }) {
 		return nil, 0, fmt.Errorf("invalid host name %q", name)
 	}
 	names, err = expandRange(name, 0)
@@ -106,6 +109,9 @@ func expandRange(name string, already int) ([]string, error) {
 		return nil, fmt.Errorf("unclosed [ in host range")
 	}
 	head, spec, tail := name[:open], name[open+1:open+closeRel], name[open+closeRel+1:]
+	if strings.IndexByte(head, ']') >= 0 {
+		return nil, fmt.Errorf("unmatched ]") // as without a range: "a]b[1:2]" is no name
+	}
 	bounds := strings.Split(spec, ":")
 	if len(bounds) != 2 && len(bounds) != 3 {
 		return nil, fmt.Errorf("host range [%s] must be [begin:end] or [begin:end:step]", spec)
@@ -126,6 +132,7 @@ func expandRange(name string, already int) ([]string, error) {
 		return nil, fmt.Errorf("host range [%s] must specify an end value", spec)
 	}
 	var seq []string
+	var err error
 	if len(beg) == 1 && len(end) == 1 && strings.Contains(asciiLetters, beg) && strings.Contains(asciiLetters, end) {
 		b, e := strings.Index(asciiLetters, beg), strings.Index(asciiLetters, end)
 		if b > e {
@@ -134,28 +141,8 @@ func expandRange(name string, already int) ([]string, error) {
 		for i := b; i <= e; i += step {
 			seq = append(seq, asciiLetters[i:i+1])
 		}
-	} else {
-		b, err1 := strconv.Atoi(beg)
-		e, err2 := strconv.Atoi(end)
-		if err1 != nil || err2 != nil || b < 0 || e < 0 {
-			return nil, fmt.Errorf("host range [%s] must be numeric or single letters", spec)
-		}
-		if b > e {
-			return nil, fmt.Errorf("host range [%s] must have begin <= end", spec)
-		}
-		width := 0
-		if len(beg) > 1 && beg[0] == '0' {
-			if len(beg) != len(end) {
-				return nil, fmt.Errorf("host range [%s] must have begin and end of equal width", spec)
-			}
-			width = len(beg)
-		}
-		if (e-b)/step+1 > maxExpansion {
-			return nil, fmt.Errorf("host range [%s] is too large", spec)
-		}
-		for i := b; i <= e; i += step {
-			seq = append(seq, fmt.Sprintf("%0*d", width, i))
-		}
+	} else if seq, err = numericRange(spec, beg, end, step); err != nil {
+		return nil, err
 	}
 	var out []string
 	for _, s := range seq {
@@ -171,4 +158,34 @@ func expandRange(name string, already int) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// numericRange is the sequence of a numeric range: a leading zero fixes
+// the width.
+func numericRange(spec, beg, end string, step int) ([]string, error) {
+	b, err1 := strconv.Atoi(beg)
+	e, err2 := strconv.Atoi(end)
+	if err1 != nil || err2 != nil || b < 0 || e < 0 {
+		return nil, fmt.Errorf("host range [%s] must be numeric or single letters", spec)
+	}
+	if b > e {
+		return nil, fmt.Errorf("host range [%s] must have begin <= end", spec)
+	}
+	width := 0
+	if len(beg) > 1 && beg[0] == '0' {
+		if len(beg) != len(end) {
+			return nil, fmt.Errorf("host range [%s] must have begin and end of equal width", spec)
+		}
+		width = len(beg)
+	}
+	// Count by index: (e-b)/step+1 and i += step overflow near MaxInt.
+	last := (e - b) / step
+	if last >= maxExpansion {
+		return nil, fmt.Errorf("host range [%s] is too large", spec)
+	}
+	seq := make([]string, 0, last+1)
+	for k := 0; k <= last; k++ {
+		seq = append(seq, fmt.Sprintf("%0*d", width, b+k*step))
+	}
+	return seq, nil
 }

@@ -157,18 +157,6 @@ func TestConfirm(t *testing.T) {
 	}
 }
 
-func FuzzParse(f *testing.F) {
-	f.Add("-P INPUT ACCEPT\n-A INPUT -m comment --comment \"a \\\"b\\\"\" -c 1 2 -j ACCEPT\n")
-	f.Fuzz(func(t *testing.T, s string) {
-		rs, err := Parse(s)
-		if err == nil {
-			for _, c := range rs.Order {
-				_ = Judge(rs, c)
-			}
-		}
-	})
-}
-
 func TestDenyReady(t *testing.T) {
 	const lo, ssh = "-A INPUT -i lo -j ACCEPT\n", "-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n"
 	for _, tc := range []struct {

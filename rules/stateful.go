@@ -132,8 +132,8 @@ func Judge(rs *Ruleset, chain string) Verdict {
 			v.Copies = append(v.Copies, r.Num)
 		}
 	}
-	w := walker{rs: rs, seen: map[string]bool{chain: true}}
-	w.walk(chain, "", 0, &v)
+	w := walker{rs: rs, onPath: map[string]bool{chain: true}, done: map[string]bool{}}
+	w.walk(chain, 0, &v)
 	switch {
 	case v.First == nil:
 		v.State, v.Shadow = Absent, nil
@@ -147,33 +147,49 @@ func Judge(rs *Ruleset, chain string) Verdict {
 	return v
 }
 
+// walker visits each chain at most once below a chain being walked: a
+// jump back into a chain on the path is a loop (iptables refuses those,
+// but a listing can hold one), and a chain walked to its end without the
+// stateful rule has nothing new to show the second time. Without done,
+// chains that jump twice to the next one are walked 2^depth times.
 type walker struct {
-	rs   *Ruleset
-	seen map[string]bool
+	rs     *Ruleset
+	onPath map[string]bool
+	done   map[string]bool
+	hops   []string // the jumps that led here: "INPUT 2", "ufw-before-input 5"
+}
+
+// ref names rule r of chain, reached through w.hops; only built for the
+// rules a Verdict keeps, so a deep walk does not build a path per rule.
+func (w *walker) ref(top int, chain string, r Rule) *Ref {
+	path := strings.Join(append(slices.Clone(w.hops), fmt.Sprintf("%s %d", chain, r.Num)), " → ")
+	return &Ref{Num: top, Path: path, Text: r.Text}
 }
 
 // walk returns true once the stateful rule was found (the walk stops there).
-func (w walker) walk(chain, prefix string, top int, v *Verdict) bool {
+func (w *walker) walk(chain string, top int, v *Verdict) bool {
 	for _, r := range w.rs.Chains[chain] {
 		pos := top
-		if prefix == "" {
+		if len(w.hops) == 0 {
 			pos = r.Num
 		}
-		ref := Ref{Num: pos, Path: fmt.Sprintf("%s%s %d", prefix, chain, r.Num), Text: r.Text}
 		if k := Classify(r); k != NotStateful {
-			v.First, v.Kind, v.Foreign = &ref, k, prefix != ""
+			v.First, v.Kind, v.Foreign = w.ref(pos, chain, r), k, len(w.hops) > 0
 			return true
 		}
 		if v.Shadow == nil && Decides(r) {
-			v.Shadow = &ref
+			v.Shadow = w.ref(pos, chain, r)
 		}
-		if _, user := w.rs.Chains[r.Target]; user && !w.seen[r.Target] {
-			w.seen[r.Target] = true
-			found := w.walk(r.Target, ref.Path+" → ", pos, v)
-			delete(w.seen, r.Target)
+		if _, user := w.rs.Chains[r.Target]; user && !w.onPath[r.Target] && !w.done[r.Target] {
+			w.onPath[r.Target] = true
+			w.hops = append(w.hops, fmt.Sprintf("%s %d", chain, r.Num))
+			found := w.walk(r.Target, pos, v)
+			w.hops = w.hops[:len(w.hops)-1]
+			delete(w.onPath, r.Target)
 			if found {
 				return true
 			}
+			w.done[r.Target] = true
 		}
 	}
 	return false
