@@ -87,30 +87,49 @@ func TestIptablesMissing(t *testing.T) {
 }
 
 // TestXtablesLockHeld runs while another program holds the host's xtables
-// lock (iptables-legacy; iptables-nft has no such lock): iptables exits 4
-// after its wait, which is an error naming the lock, never "absent"; the
-// host is unchanged and estab does not hang on it.
+// lock (iptables-legacy; iptables-nft has no such lock), from the start or
+// from the check (-C) on: iptables must give up after a bounded wait (exit
+// 4), which is an error naming the lock, never "absent"; the host is
+// unchanged and estab does not hang on it.
 func TestXtablesLockHeld(t *testing.T) {
 	needLab(t)
 	if !haveLegacy {
 		labtest.SkipOrFail(t, "no iptables-legacy on this machine: the xtables lock exists only there")
 	}
 	t.Parallel()
-	host, ok := hostLocked, "fx-ok4"
-	before := stateOf(t, host)
-	holdXtablesLock(t, host)
-	start := time.Now()
-	code, doc := startApply(t, nil, []string{host, ok}).result(t, 90*time.Second)
-	took := time.Since(start)
-	if code != exitHostsFailed {
-		t.Errorf("exit %d, want %d", code, exitHostsFailed)
-	}
-	h := wantFailed(t, doc, host, false, "xtables lock")
-	t.Logf("%s after %v: %s", host, took.Round(time.Second), cause(h))
-	wantChanged(t, doc, ok)
-	wantAsBefore(t, host, before)
-	if took > finishes {
-		t.Errorf("estab took %v with the lock held: a bounded wait (iptables -w SECONDS) must end it sooner", took.Round(time.Second))
+	for _, tc := range []struct{ name, host, ok string }{
+		{"from-start", hostLocked, "fx-ok4"},
+		{"at-check", hostLockedAtCheck, "fx-ok12"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			host, ok := tc.host, tc.ok
+			before := stateOf(t, host)
+			var r *estabRun
+			if tc.name == "at-check" {
+				g := gateOn(t, host, "iptables", "/usr/sbin/iptables", condCheck)
+				r = startApply(t, nil, []string{host, ok})
+				g.wait(t, r)
+				holdXtablesLock(t, host)
+				g.open()
+			} else {
+				holdXtablesLock(t, host)
+				r = startApply(t, nil, []string{host, ok})
+			}
+			start := time.Now()
+			code, doc := r.result(t, 90*time.Second)
+			took := time.Since(start)
+			if code != exitHostsFailed {
+				t.Errorf("exit %d, want %d", code, exitHostsFailed)
+			}
+			h := wantFailed(t, doc, host, false, "xtables lock")
+			t.Logf("%s after %v: %s", host, took.Round(time.Second), cause(h))
+			wantChanged(t, doc, ok)
+			wantAsBefore(t, host, before)
+			if took > finishes {
+				t.Errorf("estab took %v with the lock held: a bounded wait (iptables -w SECONDS) must end it sooner", took.Round(time.Second))
+			}
+		})
 	}
 }
 

@@ -17,6 +17,7 @@ const (
 	condInsert   = `case " $* " in *" -I INPUT "*) ;; *) return 1 ;; esac`
 	condSave     = `case $(readlink /proc/$$/fd/1) in /etc/iptables/*) ;; *) return 1 ;; esac`
 	condClaim    = `[ "${1-}" = '\000' ]`
+	condCheck    = `case " $* " in *" -C INPUT "*) ;; *) return 1 ;; esac`
 )
 
 // TestRunnerKilled kills estab with SIGKILL at points of the procedure on
@@ -30,11 +31,12 @@ func TestRunnerKilled(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name, host, ok string
-		// gate holds the host at the point of the kill (nil: the pause
-		// point between the confirmed change and the probe).
-		name2, real, cond string
-		armed             string // "yes" | "no" | "" (not checked): the dead-man at the kill
-		asBefore          bool   // only "exactly as before" will do
+		// The gate that holds the host at the point of the kill: program,
+		// its real path, condition ("": the pause point between the
+		// confirmed change and the probe).
+		prog, real, cond string
+		armed            string // "yes" | "no" | "" (not checked): the dead-man at the kill
+		asBefore         bool   // only "exactly as before" will do
 	}{
 		{"before-arm", hostKillBeforeArm, "fx-ok7", "iptables-save", "/usr/sbin/iptables-save", condSnapshot, "no", true},
 		{"after-arm", hostKillAfterArm, "fx-ok8", "iptables", "/usr/sbin/iptables", condInsert, "yes", true},
@@ -48,8 +50,8 @@ func TestRunnerKilled(t *testing.T) {
 			before, okBefore := stateOf(t, host), stateOf(t, ok)
 			var r *estabRun
 			var g *gate
-			if tc.name2 != "" {
-				g = gateOn(t, host, tc.name2, tc.real, tc.cond)
+			if tc.prog != "" {
+				g = gateOn(t, host, tc.prog, tc.real, tc.cond)
 				r = startApply(t, nil, []string{host, ok})
 				g.wait(t, r)
 			} else {

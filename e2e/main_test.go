@@ -41,11 +41,14 @@ func hostSpecs() []lab.HostSpec {
 		seed(hostKillInSave),
 		seed(hostKillInClaim),
 	}
-	lock := seed(hostLocked)
-	lock.Legacy = haveLegacy
+	for _, name := range []string{hostLocked, hostLockedAtCheck} {
+		lock := seed(name)
+		lock.Legacy = haveLegacy
+		hs = append(hs, lock)
+	}
 	sudo := seed(hostNoSudo)
 	sudo.Login = lab.LoginSudo
-	hs = append(hs, lock, sudo)
+	hs = append(hs, sudo)
 	for i := 1; i <= companions; i++ {
 		hs = append(hs, seed(fmt.Sprintf("fx-ok%d", i)))
 	}
@@ -58,6 +61,7 @@ const (
 	hostKeyChanged    = "fx-hostkey"
 	hostNoIptables    = "fx-noipt"
 	hostLocked        = "fx-xlock"
+	hostLockedAtCheck = "fx-xlock-c"
 	hostReadOnly      = "fx-rofs"
 	hostNoSudo        = "fx-nosudo"
 	hostKillBeforeArm = "fx-k-snap"
@@ -68,7 +72,7 @@ const (
 )
 
 // companions: one healthy host per fault test.
-const companions = 11
+const companions = 12
 
 // estabBin is the estab binary, built once (in parallel with the lab's
 // start) as an operator would build it.

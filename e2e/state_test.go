@@ -38,13 +38,7 @@ func stateOf(t *testing.T, host string) hostState {
 	t.Helper()
 	s := hostState{files: map[string]string{}}
 	v4, v6 := saveCmds(host)
-	for i, cmd := range []string{v4, v6} {
-		out, err := fleet.Exec(context.Background(), host, cmd)
-		if err != nil {
-			t.Fatalf("%s: %v %s", host, err, out)
-		}
-		*[]*string{&s.live4, &s.live6}[i] = rules.NormalizeSave(string(out))
-	}
+	s.live4, s.live6 = liveSave(t, host, v4), liveSave(t, host, v6)
 	dir := rulesDir(host)
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -61,6 +55,16 @@ func stateOf(t *testing.T, host string) hostState {
 		s.files[e.Name()] = fmt.Sprintf("%v %d:%d\n%s", fi.Mode(), st.Uid, st.Gid, b)
 	}
 	return s
+}
+
+// liveSave is the host's ruleset by cmd (a *-save), normalised.
+func liveSave(t *testing.T, host, cmd string) string {
+	t.Helper()
+	out, err := fleet.Exec(context.Background(), host, cmd)
+	if err != nil {
+		t.Fatalf("%s: %v %s", host, err, out)
+	}
+	return rules.NormalizeSave(string(out))
 }
 
 // rulesDir is the root-namespace folder the host sees as /etc/iptables.
