@@ -196,3 +196,15 @@ func wantChanged(t *testing.T, doc applyDoc, host string) {
 		t.Errorf("healthy %s: not confirmed and saved on the host:\n%s", host, s)
 	}
 }
+
+// wantKind checks the host's error_kind is one of kinds: the class of the
+// cause, for tools that read the JSON.
+func wantKind(t *testing.T, h result.Host, kinds ...result.ErrorKind) {
+	t.Helper()
+	for _, k := range kinds {
+		if h.ErrorKind == k {
+			return
+		}
+	}
+	t.Errorf("%s: error_kind %q, want one of %q (error %q)", h.Name, h.ErrorKind, kinds, h.Error)
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/estab/estab/lab"
 	"github.com/estab/estab/lab/labtest"
+	"github.com/estab/estab/result"
 )
 
 // Every test below runs one estab apply on a fault host and a healthy
@@ -34,6 +35,7 @@ func TestSSHDKilledMidProcedure(t *testing.T) {
 	// The probe (or a command before it) finds the host gone; the result
 	// says the host's dead-man restores it, and when.
 	h := wantFailed(t, doc, host, false, "dead-man")
+	wantKind(t, h, result.KindUnreachable, result.KindSession)
 	t.Logf("%s: %s", host, h.Error)
 	wantChanged(t, doc, ok)
 	waitQuiet(t, host)
@@ -57,6 +59,7 @@ func TestHostKeyChangedBeforeProbe(t *testing.T) {
 		t.Errorf("exit %d, want %d", code, exitHostsFailed)
 	}
 	h := wantFailed(t, doc, host, true, "probe", "host key")
+	wantKind(t, h, result.KindHostKeyChanged)
 	for _, f := range h.Families {
 		if f.Probe != "failed" {
 			t.Errorf("%s %s: probe %q, want failed", host, f.Family, f.Probe)
@@ -78,7 +81,8 @@ func TestIptablesMissing(t *testing.T) {
 	if code != exitHostsFailed {
 		t.Errorf("exit %d, want %d", code, exitHostsFailed)
 	}
-	wantFailed(t, doc, host, false, "iptables", "not found")
+	h := wantFailed(t, doc, host, false, "iptables", "not found")
+	wantKind(t, h, result.KindDetect, "command")
 	wantChanged(t, doc, ok)
 	wantAsBefore(t, host, before)
 	if d := snapshotDir(host); d != "" {
@@ -171,7 +175,8 @@ func TestSudoRevokedBeforeProbe(t *testing.T) {
 	if code != exitHostsFailed {
 		t.Errorf("exit %d, want %d", code, exitHostsFailed)
 	}
-	wantFailed(t, doc, host, true, "probe", "sudo")
+	h := wantFailed(t, doc, host, true, "probe", "sudo")
+	wantKind(t, h, result.KindSudo, result.KindSudoPassword)
 	wantChanged(t, doc, ok)
 	wantAsBefore(t, host, before)
 }
