@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -83,6 +84,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	waitInParallel()
 	dir, err := os.MkdirTemp("", "estab-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
@@ -106,6 +108,18 @@ func TestMain(m *testing.M) {
 	}
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// waitInParallel lets more tests run at once than -parallel's default (the
+// number of CPUs) unless -parallel was given: these tests mostly wait, for
+// dead-man timers and lock timeouts, and run on hosts of their own.
+func waitInParallel() {
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		_ = flag.Set("test.parallel", "8")
+	}
 }
 
 // buildEstab builds cmd/estab into dir with the go command that runs the
