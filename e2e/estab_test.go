@@ -24,11 +24,9 @@ const (
 	pauseAtProbe = "ESTAB_TEST_PAUSE_BEFORE_PROBE=4s"
 )
 
-// exit statuses of estab (README "Exit status").
-const (
-	exitOK          = 0
-	exitHostsFailed = 1
-)
+// exitHostsFailed is estab's exit status when a host failed (README
+// "Exit status").
+const exitHostsFailed = 1
 
 // estabRun is one `estab apply --output json` process.
 type estabRun struct {
