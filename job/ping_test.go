@@ -26,7 +26,7 @@ func TestPingCommandTimeout(t *testing.T) {
 			"cat /proc/sys/net/ipv6/conf/all/disable_ipv6": {Stdout: []byte("0\n")},
 			":": {},
 		},
-		Hang: map[string]bool{"ip6tables -w -S INPUT": true},
+		Hang: map[string]bool{"ip6tables -w 10 -S INPUT": true},
 	}
 	done := make(chan result.Ping, 1)
 	start := time.Now()

@@ -36,6 +36,9 @@ func Apply(ctx context.Context, ex remote.Executor, h Host, o Options) (res resu
 	facts, err := p.detect(ctx)
 	if err != nil {
 		p.fail(err)
+		if p.res.ErrorKind == "" {
+			p.res.ErrorKind = result.KindDetect
+		}
 		return res
 	}
 	if !o.Check {

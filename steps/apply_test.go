@@ -158,7 +158,7 @@ func TestApplyNoIPv6(t *testing.T) {
 		t.Fatalf("status %s ipv6 %+v", r.Status, f6)
 	}
 	for _, a := range ex.Argvs() {
-		if strings.HasPrefix(a, "ip6tables -w -I") {
+		if strings.HasPrefix(a, "ip6tables -w 10 -I") {
 			t.Fatalf("touched ip6tables on a host without IPv6: %s", a)
 		}
 	}
@@ -258,7 +258,7 @@ func TestApplyTraffic(t *testing.T) {
 	})
 	t.Run("zero counters", func(t *testing.T) {
 		r, ex := apply(t, newFakeHost(), lab, Options{ZeroCounters: true})
-		if !slices.Contains(ex.Argvs(), "iptables -w -Z INPUT") || *fam(r, "ipv4").CounterDelta != 7 {
+		if !slices.Contains(ex.Argvs(), "iptables -w 10 -Z INPUT") || *fam(r, "ipv4").CounterDelta != 7 {
 			t.Fatalf("argvs %v", ex.Argvs())
 		}
 	})

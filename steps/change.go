@@ -28,7 +28,7 @@ func (p *proc) changeFamily(ctx context.Context, pl *plan) error {
 	}
 	fr.Position = rules.Judge(rs, "INPUT").First.Num
 	if pl.policy {
-		if _, err := p.must(ctx, "policy", pl.fam.Cmd, "-w", "-P", "INPUT", "DROP"); err != nil {
+		if _, err := p.must(ctx, "policy", pl.fam.Cmd, "-w", xtablesWait, "-P", "INPUT", "DROP"); err != nil {
 			return err
 		}
 		rs.Policies["INPUT"] = "DROP"
@@ -51,7 +51,7 @@ func (p *proc) change(ctx context.Context, pl *plan) error {
 	case actNone:
 		return nil
 	case actInsert:
-		_, err := p.must(ctx, "insert", append([]string{fam.Cmd, "-w", "-I", "INPUT", "1"}, rules.Canonical...)...)
+		_, err := p.must(ctx, "insert", append([]string{fam.Cmd, "-w", xtablesWait, "-I", "INPUT", "1"}, rules.Canonical...)...)
 		return err
 	}
 	input := pl.rs.Chains["INPUT"]

@@ -19,7 +19,7 @@ func TestApplyMoveDeletesBySpecification(t *testing.T) {
 	jump := "-A INPUT -p tcp -m multiport --dports 22 -j f2b-sshd"
 	listings := 0
 	h.override = func(argv []string) (remote.Result, bool) {
-		if strings.Join(argv, " ") != "iptables -w -v -S" {
+		if strings.Join(argv, " ") != "iptables -w 10 -v -S" {
 			return remote.Result{}, false
 		}
 		t4 := h.fam["iptables"]

@@ -65,7 +65,7 @@ func Detect(ctx context.Context, ex remote.Executor) (Facts, error) {
 	}
 	// Only ask ip6tables when the kernel side says yes: it is the slowest of the three.
 	if ok, _ := probe.Judge(); ok {
-		s, err := run(ctx, ex, "ip6tables", "-w", "-S", "INPUT")
+		s, err := run(ctx, ex, "ip6tables", "-w", xtablesWait, "-S", "INPUT")
 		if err != nil {
 			return f, err
 		}

@@ -154,6 +154,9 @@ func (t *fakeTable) save() string {
 func (t *fakeTable) cmd(args []string) remote.Result {
 	if len(args) > 0 && args[0] == "-w" {
 		args = args[1:]
+		if len(args) > 0 && args[0] == "10" {
+			args = args[1:]
+		}
 	}
 	j := strings.Join(args, " ")
 	switch {

@@ -42,7 +42,7 @@ func TestApplyKeepsBoundedOutput(t *testing.T) {
 func TestApplyRefusesATruncatedListing(t *testing.T) {
 	h := newFakeHost(lo)
 	h.override = func(argv []string) (remote.Result, bool) {
-		if strings.Join(argv, " ") == "iptables -w -v -S" {
+		if strings.Join(argv, " ") == "iptables -w 10 -v -S" {
 			return remote.Result{Stdout: []byte("-P INPUT ACCEPT -c 0 0\n-A INPUT -i lo -c 0 0 -j ACCEPT\n"), StdoutCut: 4096}, true
 		}
 		return remote.Result{}, false

@@ -44,7 +44,7 @@ func (p *proc) plan(ctx context.Context, pl *plan) {
 	p.noteChains(rs)
 	fr.Policy = rs.Policies["INPUT"]
 
-	c, err := p.run(ctx, "check", append([]string{pl.fam.Cmd, "-w", "-C", "INPUT"}, rules.Canonical...)...)
+	c, err := p.run(ctx, "check", append([]string{pl.fam.Cmd, "-w", xtablesWait, "-C", "INPUT"}, rules.Canonical...)...)
 	if err != nil {
 		p.failFamily(pl, "%v", err)
 		return
@@ -93,7 +93,7 @@ func (p *proc) plan(ctx context.Context, pl *plan) {
 // list reads the whole filter table with exact counters: one command
 // gives the order, the user chains for the jump walk, and the counters.
 func (p *proc) list(ctx context.Context, fam rules.Family, step string) (*rules.Ruleset, error) {
-	r, err := p.must(ctx, step, fam.Cmd, "-w", "-v", "-S")
+	r, err := p.must(ctx, step, fam.Cmd, "-w", xtablesWait, "-v", "-S")
 	if err != nil {
 		return nil, err
 	}

@@ -42,6 +42,12 @@ const maxKeptOutput = 4 << 20
 // hold the host forever; the dead-man covers a connection it breaks.
 const commandTimeout = 60 * time.Second
 
+// xtablesWait is iptables' -w: how many seconds a command waits for the
+// xtables lock another process holds. Bounded, so that a lock held for
+// long ends in iptables' exit 4 naming the lock (an error, never "absent")
+// instead of the command timeout.
+const xtablesWait = "10"
+
 func (p *proc) exec(ctx context.Context, cmd remote.Command) (remote.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
@@ -127,10 +133,16 @@ func (p *proc) interrupted() bool { return p.interrupt.Err() != nil }
 // fail marks the whole host failed (before any family was planned).
 func (p *proc) fail(err error) {
 	p.res.Status = result.StatusFailed
+	p.errorKind(err)
+	p.res.Error = fmt.Sprintf("%s: %v", p.h.Name, err)
+}
+
+// errorKind names the host's error kind after the transport's, when err
+// has one (a probe that met a changed host key, a revoked sudo…).
+func (p *proc) errorKind(err error) {
 	if k := remote.KindOf(err); k != 0 && k != remote.KindCommand {
 		p.res.ErrorKind = result.ErrorKind(k.String())
 	}
-	p.res.Error = fmt.Sprintf("%s: %v", p.h.Name, err)
 }
 
 func (p *proc) fam(pl *plan) *result.Family { return &p.res.Families[pl.i] }

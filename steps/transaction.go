@@ -237,6 +237,7 @@ func (probeStage) Run(ctx context.Context, t *txn) error {
 	p.probes++
 	done, err := p.h.Probe(ctx)
 	if err != nil {
+		p.errorKind(err)
 		t.setProbe(result.CheckFailed)
 		return fmt.Errorf("probe (a new SSH connection) failed: %v", err)
 	}
@@ -314,6 +315,7 @@ func (settleStage) Run(ctx context.Context, t *txn) error {
 	p.probes++
 	done, err := p.h.Probe(ctx)
 	if err != nil {
+		p.errorKind(err)
 		t.setSettle(result.CheckFailed)
 		return fmt.Errorf("probe after --settle %s (a new SSH connection) failed: %v", d, err)
 	}

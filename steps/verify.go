@@ -103,7 +103,7 @@ func (p *proc) traffic(ctx context.Context, fam rules.Family, rs *rules.Ruleset,
 	}
 	var before uint64
 	if p.o.ZeroCounters {
-		if _, err := p.must(ctx, "traffic", fam.Cmd, "-w", "-Z", "INPUT"); err != nil {
+		if _, err := p.must(ctx, "traffic", fam.Cmd, "-w", xtablesWait, "-Z", "INPUT"); err != nil {
 			return err
 		}
 	} else {

@@ -120,6 +120,9 @@ func parseArmed(out, mech string, deadline time.Time, dir string) (Deadman, erro
 	if f[0] != mech {
 		return Deadman{}, fmt.Errorf("asked for %s, the host armed %s: refused", mech, f[0])
 	}
+	if _, err := strconv.ParseInt(f[2], 10, 64); err != nil {
+		return Deadman{}, fmt.Errorf("bad host time %q", f[2])
+	}
 	d := Deadman{Mechanism: f[0], ID: f[1], Deadline: deadline, Dir: dir}
 	if err := checkDeadman(d); err != nil {
 		return Deadman{}, err

@@ -72,6 +72,12 @@ if [ -f files.list ]; then
 			rm -f -- "$p" || rc=1
 			continue
 		fi
+		# Already as in the snapshot (a save that never wrote, a read-only
+		# folder): nothing to write, and nothing that can fail.
+		if [ -f "$p" ] && [ ! -L "$p" ] && cmp -s -- "files/$n" "$p" 2>/dev/null &&
+			[ "$(stat -c '%a %u %g' -- "$p" 2>/dev/null)" = "$mode $uid $gid" ]; then
+			continue
+		fi
 		tmp="$p.estab-restore.$$"
 		if cp -- "files/$n" "$tmp" && chown "$uid:$gid" "$tmp" && chmod "$mode" "$tmp" && mv -f -- "$tmp" "$p"; then
 			command -v restorecon >/dev/null 2>&1 && restorecon -- "$p" 2>/dev/null
