@@ -12,17 +12,18 @@ import (
 	"github.com/estab/estab/remote"
 )
 
-// The dead-man is claimed before the save: it can never fire while the
-// save writes, leaving saved files that disagree with the live rules.
-func TestApplyClaimsBeforeSave(t *testing.T) {
+// The dead-man is claimed and the host saved in one command (commit.sh),
+// which the host finishes on its own: no separate claim or save command
+// leaves a moment in which a runner's death strands the change.
+func TestApplyClaimsAndSavesInOneCommand(t *testing.T) {
 	r, _ := apply(t, newFakeHost(lo), lab, Options{})
 	var names []string
 	for _, s := range r.Steps {
 		names = append(names, s.Name)
 	}
-	d, s := slices.Index(names, "disarm"), slices.Index(names, "save")
-	if r.Status != "changed" || d < 0 || s < 0 || d > s {
-		t.Fatalf("status %s %q: want disarm before save, steps %v", r.Status, r.Error, names)
+	if f := fam(r, "ipv4"); r.Status != "changed" || f.Saved != "/etc/iptables/rules.v4" || !strings.HasSuffix(f.Deadman, "(disarmed)") ||
+		!slices.Contains(names, "commit") || slices.Contains(names, "disarm") || slices.Contains(names, "save") {
+		t.Fatalf("status %s %q family %+v steps %v", r.Status, r.Error, f, names)
 	}
 }
 
@@ -34,15 +35,16 @@ func TestApplySaveFailureAfterClaimRestores(t *testing.T) {
 	s.WriteFile("/etc/iptables/rules.v4", "# the operator's file\n")
 	before := h.fam["iptables"].save()
 	h.override = func(argv []string) (remote.Result, bool) {
-		if len(argv) > 2 && scriptName(argv[2]) == "write-save" {
-			return exit(1, "write-save: No space left on device\n"), true
+		if len(argv) > 2 && scriptName(argv[2]) == "commit" {
+			// The disk fills up between the snapshot and the save.
+			s.WriteFile("/usr/sbin/iptables-save", "#!/bin/sh\necho 'iptables-save: write error: No space left on device' >&2\nexit 1\n")
 		}
 		return remote.Result{}, false
 	}
 	r, _ := apply(t, h, lab, Options{})
 	f := fam(r, "ipv4")
 	if r.Status != "failed" || !f.RolledBack || f.Saved != "" ||
-		!strings.Contains(r.Error, "No space left on device") || !strings.Contains(r.Error, "rolled back over this session") {
+		!strings.Contains(r.Error, "No space left on device") || !strings.Contains(r.Error, "rolled back, the ruleset and the saved files are as before") {
 		t.Fatalf("status %s family %+v error %q", r.Status, f, r.Error)
 	}
 	if after := h.fam["iptables"].save(); after != before {
@@ -101,7 +103,7 @@ func TestApplySettleProbesAndChecksAgain(t *testing.T) {
 	for _, s := range r.Steps {
 		names = append(names, s.Name)
 	}
-	if i, d := slices.Index(names, "settle"), slices.Index(names, "disarm"); i < 0 || i > d {
+	if i, d := slices.Index(names, "settle"), slices.Index(names, "commit"); i < 0 || i > d {
 		t.Fatalf("want the re-check before the claim: %v", names)
 	}
 }

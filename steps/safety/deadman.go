@@ -167,6 +167,12 @@ func Disarm(ctx context.Context, ex remote.Executor, d Deadman) error {
 	if err != nil {
 		return fmt.Errorf("disarm: %w", err)
 	}
+	return disarmOutcome(d, r)
+}
+
+// disarmOutcome reads disarm.sh's answer (also commit.sh's when its claim
+// failed).
+func disarmOutcome(d Deadman, r remote.Result) error {
 	switch r.ExitCode {
 	case 0:
 		return nil

@@ -41,6 +41,7 @@ var (
 	existsScript        = script("exists")
 	osReleaseScript     = script("os-release")
 	writeSaveScript     = script("write-save")
+	commitScript        = script("commit")
 	readSavedScript     = script("read-saved")
 	awaitRestoredScript = script("await-restored")
 	lockScript          = script("lock")
