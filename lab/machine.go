@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 )
 
 // machinePart does, under the machine lock, what touches machine-wide
@@ -249,6 +250,7 @@ func cleanupPrefixLocked(prefix string) error {
 
 	namespaces := listNamespaces(prefix)
 	errs = append(errs, killNetns(namespaces))
+	errs = append(errs, removeHostLocks(namespaces))
 
 	links := listLinks(prefix)
 	if len(links)+len(namespaces) > 0 {
@@ -318,4 +320,23 @@ func listLinks(prefix string) []string {
 		}
 	}
 	return links
+}
+
+// hostLockRoot is where estab's hosts keep their lock, per network
+// namespace (steps/safety: lock-<inode of the namespace>[.guard]): the
+// lab's hosts share this machine's /run, so their locks go with them.
+const hostLockRoot = "/run/estab"
+
+func removeHostLocks(namespaces []string) error {
+	var errs []error
+	for _, ns := range namespaces {
+		var st syscall.Stat_t
+		if err := syscall.Stat(filepath.Join("/run/netns", ns), &st); err != nil {
+			continue
+		}
+		base := filepath.Join(hostLockRoot, fmt.Sprintf("lock-%d", st.Ino))
+		errs = append(errs, os.RemoveAll(base), removeIfExists(base+".guard"))
+	}
+	os.Remove(hostLockRoot) // only when empty
+	return errors.Join(errs...)
 }

@@ -37,7 +37,7 @@ func (f *connFlags) register(c *cobra.Command) {
 	fs.DurationVar(&o.ConnectTimeout, "timeout", job.DefaultConnectTimeout, "connect timeout per SSH hop (dial, key exchange, auth)")
 	fs.DurationVar(&o.ShellTimeout, "shell-timeout", job.DefaultShellTimeout, "time for the remote shell to start (login shell, sudo) once connected")
 	fs.BoolVarP(&f.askBecomePass, "ask-become-pass", "K", false, "prompt once for the sudo password (fed to sudo -S on stdin)")
-	fs.StringVar(&o.BecomePasswordFile, "become-password-file", "", "read the sudo password from `file` (instead of --ask-become-pass)")
+	fs.StringVar(&o.BecomePasswordFile, "become-password-file", "", "read the sudo password from `file` (instead of --ask-become-pass); it must be yours or root's and readable by no one else")
 
 	_ = c.MarkFlagRequired("inventory")
 	c.MarkFlagsMutuallyExclusive("ask-become-pass", "become-password-file")
