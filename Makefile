@@ -40,15 +40,26 @@ test: deps lint
 # package's testdata/fuzz/FuzzXxx/ (commit them: they become regression
 # tests). Not part of test, which runs the committed seed corpora as plain
 # tests. One worker by default: a fuzzer takes every core it is given.
+# Go 1.26's coordinator can fail a target with a bare "context deadline
+# exceeded" at the end of FUZZTIME (golang/go#75804, fixed in 1.27): without
+# a crasher written, that is noted, not counted as a failure.
 FUZZTIME ?= 20s
 FUZZPARALLEL ?= 1
 fuzz:
-	@set -e; for f in $$(git ls-files '*_test.go' 2>/dev/null || find . -name '*_test.go'); do \
+	@failed=""; out=$$(mktemp); \
+	for f in $$(git ls-files '*_test.go' 2>/dev/null || find . -name '*_test.go'); do \
 	  for fn in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
 	    echo "== $$fn in ./$$(dirname $$f) for $(FUZZTIME)"; \
-	    $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -parallel $(FUZZPARALLEL) ./$$(dirname $$f)/; \
+	    $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -parallel $(FUZZPARALLEL) ./$$(dirname $$f)/ >$$out 2>&1; rc=$$?; \
+	    grep '^fuzz: elapsed' $$out | tail -n 1; grep -v '^fuzz: elapsed' $$out; \
+	    if [ $$rc -ne 0 ]; then \
+	      if grep -q 'context deadline exceeded' $$out && ! grep -q 'Failing input written' $$out; then \
+	        echo "(no crasher: Go's spurious end-of-fuzztime error, golang/go#75804)"; \
+	      else failed="$$failed $$fn"; fi; \
+	    fi; \
 	  done; \
-	done
+	done; rm -f $$out; \
+	if [ -n "$$failed" ]; then echo "make fuzz: failed:$$failed" >&2; exit 1; fi
 
 # Speed and memory against the session-per-command baseline on a lab of
 # BENCH_HOSTS real hosts (root). Numbers go into the README by hand.

@@ -96,7 +96,12 @@ func parseRule(chain string, args []string) (Rule, error) {
 			if i+1 >= len(args) {
 				return r, fmt.Errorf("%s without target", a)
 			}
+			// The target is the next word, whatever it looks like:
+			// "-j -c 1 2" must not read -c as the counters.
 			r.Target, r.Goto = args[i+1], a == "-g"
+			r.Spec = append(r.Spec, a, args[i+1])
+			i++
+			continue
 		}
 		r.Spec = append(r.Spec, args[i])
 	}
