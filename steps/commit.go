@@ -45,7 +45,7 @@ func (commitStage) Run(ctx context.Context, t *txn) error {
 		p.res.Snapshot = t.snap.Dir
 		p.failAll(t.plans, "%v: the host keeps the change, unsaved; restore it with /bin/sh %s/restore.sh session", err, t.snap.Dir)
 		return errSettled
-	case strings.HasPrefix(err.Error(), "commit: ") && !errors.Is(err, safety.ErrRolledBack) && !errors.Is(err, safety.ErrRestoreRunning):
+	case errors.Is(err, safety.ErrCommitInFlight):
 		// The connection broke during the commit: the host finished it
 		// on its own, saved or restored; this run cannot tell which.
 		p.pendingRestore = false

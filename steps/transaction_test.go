@@ -175,3 +175,32 @@ func TestApplySettleNeedsTime(t *testing.T) {
 		t.Fatalf("status %s %q family %+v waits %v", r.Status, r.Error, f, *waits)
 	}
 }
+
+// lostAfter runs every command, but answers the one whose script is name
+// with a broken connection, as when the runner's link dies meanwhile.
+type lostAfter struct {
+	remote.Executor
+	name string
+}
+
+func (l lostAfter) Run(ctx context.Context, c remote.Command) (remote.Result, error) {
+	r, err := l.Executor.Run(ctx, c)
+	if len(c.Argv) > 2 && scriptName(c.Argv[2]) == l.name {
+		return remote.Result{}, errors.New("ssh: connection lost")
+	}
+	return r, err
+}
+
+// The connection breaks while the commit runs: the host finished it on its
+// own (saved), and the result says the run cannot tell how it ended.
+func TestApplyCommitInFlight(t *testing.T) {
+	h := newFakeHost(lo)
+	s := h.realSafety(t)
+	r := Apply(context.Background(), lostAfter{h.executor(), "commit"}, lab, Options{})
+	if f := fam(r, "ipv4"); r.Status != "failed" || f.RolledBack || !strings.Contains(r.Error, "the host finishes the commit on its own") {
+		t.Fatalf("status %s %q family %+v", r.Status, r.Error, f)
+	}
+	if saved, _ := s.ReadFile("/etc/iptables/rules.v4"); !strings.Contains(saved, "RELATED,ESTABLISHED") {
+		t.Fatalf("the host did not finish the commit: rules.v4 %q", saved)
+	}
+}

@@ -15,6 +15,11 @@ import (
 // as before, Verify can confirm it.
 var ErrSaveRestored = errors.New("the save failed; the host restored the snapshot")
 
+// ErrCommitInFlight is wrapped by Commit's error when the connection
+// failed while the commit ran: the host finishes it on its own (claimed and
+// saved, or restored when the save failed), and this run cannot tell which.
+var ErrCommitInFlight = errors.New("the host finishes the commit on its own")
+
 // Commit claims the dead-man and saves the families with p, as one
 // command that the host finishes on its own when the runner dies or the
 // connection breaks on the way (commit.sh): no moment exists in which the
@@ -38,7 +43,7 @@ func Commit(ctx context.Context, ex remote.Executor, d Deadman, p Persistence, f
 	})
 	if err != nil {
 		// The host goes on by itself: claimed and saved, or restored.
-		return nil, fmt.Errorf("commit: %w (the host finishes the commit on its own: see %s/commit.log)", err, d.Dir)
+		return nil, fmt.Errorf("commit: %w: %w (see %s/commit.log)", err, ErrCommitInFlight, d.Dir)
 	}
 	switch r.ExitCode {
 	case 0:
