@@ -63,9 +63,11 @@ func knockVerdict(ctx context.Context, err error) string {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "refused"
-	case errors.Is(err, syscall.EHOSTUNREACH):
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.EACCES):
+		// EACCES is how Linux reports an ICMPv6 "administratively
+		// prohibited" answer: RHEL's default REJECT for IPv6.
 		return "rejected"
-	case errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EACCES):
+	case errors.Is(err, syscall.EPERM):
 		// The runner's own firewall or security policy: no packet left.
 		return "error: the runner's own system forbade the connection (a local firewall or security policy): " + err.Error()
 	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
@@ -92,7 +94,8 @@ func bastionVerdict(oc *ssh.OpenChannelError) string {
 	switch {
 	case strings.Contains(msg, "connection refused"):
 		return "refused"
-	case strings.Contains(msg, "no route to host"):
+	case strings.Contains(msg, "no route to host"), strings.Contains(msg, "permission denied"):
+		// (EACCES: an ICMPv6 administratively prohibited answer)
 		return "rejected"
 	case strings.Contains(msg, "timed out"):
 		return "timeout"

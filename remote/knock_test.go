@@ -84,13 +84,14 @@ func TestKnockVerdict(t *testing.T) {
 		{dialErr(os.NewSyscallError("connect", syscall.ETIMEDOUT)), "timeout"},
 		{context.DeadlineExceeded, "timeout"},
 		{dialErr(os.NewSyscallError("connect", syscall.EPERM)), "error: the runner's own system forbade the connection"},
-		{dialErr(os.NewSyscallError("connect", syscall.EACCES)), "error: the runner's own system forbade the connection"},
+		{dialErr(os.NewSyscallError("connect", syscall.EACCES)), "rejected"}, // ICMPv6 administratively prohibited
 		{&net.OpError{Op: "dial", Net: "tcp4", Err: &net.DNSError{Err: "no such host", Name: "web1.invalid", IsNotFound: true}}, "error: resolve: "},
 		{&net.OpError{Op: "dial", Net: "tcp4", Err: &net.DNSError{Err: "i/o timeout", Name: "web1.invalid", IsTimeout: true}}, "error: resolve: "},
 		{bastion(ssh.ConnectionFailed, "Connection refused"), "refused"},
 		{bastion(ssh.ConnectionFailed, "No route to host"), "rejected"},
 		{bastion(ssh.ConnectionFailed, "Connection timed out"), "timeout"},
-		{bastion(ssh.ConnectionFailed, "Permission denied"), "error: the bastion could not connect"},
+		{bastion(ssh.ConnectionFailed, "Permission denied"), "rejected"}, // EACCES: ICMPv6 administratively prohibited
+		{bastion(ssh.ConnectionFailed, "Operation not permitted"), "error: the bastion could not connect"},
 		{bastion(ssh.ConnectionFailed, "Operation not permitted"), "error: the bastion could not connect"},
 		{bastion(ssh.ConnectionFailed, "Name or service not known"), "error: the bastion could not connect"},
 		{bastion(ssh.ConnectionFailed, "Temporary failure in name resolution"), "error: the bastion could not connect"},
@@ -142,10 +143,9 @@ func TestKnockErrors(t *testing.T) {
 		{"name does not exist", Target{Name: "web1"}, resolving(nxdomain), "web1.invalid:9090", "error: resolve: "},
 		{"DNS does not answer", Target{Name: "web1"}, resolving(func(net.Conn) {}), "web1.invalid:9090", "error: resolve: "},
 		{"runner firewall EPERM", Target{Name: "web1"}, forbidden(syscall.EPERM), "127.0.0.1:9", "error: the runner's own system forbade"},
-		{"runner policy EACCES", Target{Name: "web1"}, forbidden(syscall.EACCES), "127.0.0.1:9", "error: the runner's own system forbade"},
 		{"bastion forbids forwarding", refusing(ssh.Prohibited, "open failed"), nil, "127.0.0.1:9", "error: the bastion refused to forward"},
 		{"bastion name lookup fails", refusing(ssh.ConnectionFailed, "Name or service not known"), nil, "web1.invalid:9090", "error: the bastion could not connect"},
-		{"bastion own firewall", refusing(ssh.ConnectionFailed, "Permission denied"), nil, "127.0.0.1:9", "error: the bastion could not connect"},
+		{"bastion own firewall", refusing(ssh.ConnectionFailed, "Operation not permitted"), nil, "127.0.0.1:9", "error: the bastion could not connect"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := NewDialer(testOptions())
