@@ -114,7 +114,7 @@ func checkJudge(t *testing.T, rs *Ruleset) {
 		}
 		var copies []int
 		for _, r := range rs.Chains[chain] {
-			if Classify(r) != NotStateful {
+			if IsCopy(Classify(r)) {
 				copies = append(copies, r.Num)
 			}
 		}

@@ -16,6 +16,11 @@ const (
 	NotStateful Kind = iota
 	Exact            // what `-C` with Canonical finds
 	Equivalent       // same meaning, other spelling: -m state, a comment
+	// Wider accepts ESTABLISHED and RELATED among other states
+	// (firewalld's RELATED,ESTABLISHED,DNAT): it decides established
+	// traffic as the rule does, but it is another tool's rule, never a
+	// copy of estab's to move or delete.
+	Wider
 )
 
 // Classify recognises the stateful allow rule in any spelling iptables may
@@ -77,20 +82,22 @@ func Classify(r Rule) Kind {
 			return NotStateful
 		}
 	}
-	if r.Target != "ACCEPT" || r.Goto || !isEstRel(states) {
+	parts := strings.Split(states, ",")
+	if r.Target != "ACCEPT" || r.Goto || !slices.Contains(parts, "ESTABLISHED") || !slices.Contains(parts, "RELATED") {
 		return NotStateful
 	}
-	if module == "conntrack" && !comment {
+	switch {
+	case len(parts) > 2:
+		return Wider
+	case module == "conntrack" && !comment:
 		return Exact
 	}
 	return Equivalent
 }
 
-func isEstRel(states string) bool {
-	parts := strings.Split(states, ",")
-	slices.Sort(parts)
-	return slices.Equal(parts, []string{"ESTABLISHED", "RELATED"})
-}
+// IsCopy says whether k is estab's rule in some spelling: a copy that a
+// move or a deduplication may delete.
+func IsCopy(k Kind) bool { return k == Exact || k == Equivalent }
 
 // Ref points at one rule, through the jumps that reach it from INPUT.
 type Ref struct {
@@ -128,12 +135,21 @@ type Verdict struct {
 func Judge(rs *Ruleset, chain string) Verdict {
 	var v Verdict
 	for _, r := range rs.Chains[chain] {
-		if Classify(r) != NotStateful {
+		if IsCopy(Classify(r)) {
 			v.Copies = append(v.Copies, r.Num)
 		}
 	}
 	w := walker{rs: rs, onPath: map[string]bool{chain: true}, done: map[string]bool{}}
 	w.walk(chain, 0, &v)
+	if v.First == nil && len(v.Copies) > 0 {
+		// A copy the walk never reached: after a RETURN or goto that
+		// every established packet takes. It is there, and shadowed.
+		for _, r := range rs.Chains[chain] {
+			if r.Num == v.Copies[0] {
+				v.First, v.Kind = w.ref(r.Num, chain, r), Classify(r)
+			}
+		}
+	}
 	switch {
 	case v.First == nil:
 		v.State, v.Shadow = Absent, nil
@@ -167,11 +183,20 @@ func (w *walker) ref(top int, chain string, r Rule) *Ref {
 }
 
 // walk returns true once the stateful rule was found (the walk stops there).
+// It follows an established packet as the kernel does: a rule whose state
+// condition excludes ESTABLISHED and RELATED never sees one (kube-proxy's
+// --ctstate NEW jumps, an INVALID drop); a RETURN that every established
+// packet matches ends the chain, and so does a goto that every one takes
+// (the target then returns to this chain's caller, not here).
 func (w *walker) walk(chain string, top int, v *Verdict) bool {
 	for _, r := range w.rs.Chains[chain] {
 		pos := top
 		if len(w.hops) == 0 {
 			pos = r.Num
+		}
+		st := stateOf(r)
+		if !st.seesEstablished() {
+			continue
 		}
 		if k := Classify(r); k != NotStateful {
 			v.First, v.Kind, v.Foreign = w.ref(pos, chain, r), k, len(w.hops) > 0
@@ -180,20 +205,97 @@ func (w *walker) walk(chain string, top int, v *Verdict) bool {
 		if v.Shadow == nil && Decides(r) {
 			v.Shadow = w.ref(pos, chain, r)
 		}
-		if _, user := w.rs.Chains[r.Target]; user && !w.onPath[r.Target] && !w.done[r.Target] {
-			w.onPath[r.Target] = true
-			w.hops = append(w.hops, fmt.Sprintf("%s %d", chain, r.Num))
-			found := w.walk(r.Target, pos, v)
-			w.hops = w.hops[:len(w.hops)-1]
-			delete(w.onPath, r.Target)
-			if found {
+		if r.Target == "RETURN" && st.takesAllEstablished(r) {
+			return w.ends(chain, pos, r, v)
+		}
+		if _, user := w.rs.Chains[r.Target]; user {
+			if w.into(chain, r, pos, v) {
 				return true
 			}
-			w.done[r.Target] = true
+			if r.Goto && st.takesAllEstablished(r) {
+				return w.ends(chain, pos, r, v)
+			}
 		}
 	}
 	return false
 }
+
+// ends stops the walk of chain at r, which every established packet
+// leaves it by. In the judged chain itself, what follows is unreachable:
+// r decides before any copy of the rule there (Judge reports it).
+func (w *walker) ends(chain string, pos int, r Rule, v *Verdict) bool {
+	if len(w.hops) == 0 && v.Shadow == nil {
+		v.Shadow = w.ref(pos, chain, r)
+	}
+	return false
+}
+
+// into walks the user chain r jumps or goes to, once.
+func (w *walker) into(chain string, r Rule, pos int, v *Verdict) bool {
+	if w.onPath[r.Target] || w.done[r.Target] {
+		return false
+	}
+	w.onPath[r.Target] = true
+	w.hops = append(w.hops, fmt.Sprintf("%s %d", chain, r.Num))
+	found := w.walk(r.Target, pos, v)
+	w.hops = w.hops[:len(w.hops)-1]
+	delete(w.onPath, r.Target)
+	if !found {
+		w.done[r.Target] = true
+	}
+	return found
+}
+
+// stateCond is a rule's conntrack/state condition as an established
+// packet sees it.
+type stateCond struct {
+	est, rel bool // the condition matches ESTABLISHED, RELATED packets
+	other    bool // the rule has conditions besides state and comment
+}
+
+// stateOf reads -m conntrack [!] --ctstate S and -m state [!] --state S;
+// without one, both states match.
+func stateOf(r Rule) stateCond {
+	c := stateCond{est: true, rel: true}
+	s := r.Spec
+	for i := 0; i < len(s); i++ {
+		neg := false
+		if s[i] == "!" && i+1 < len(s) {
+			neg = true
+			i++
+		}
+		switch s[i] {
+		case "--ctstate", "--state":
+			if i+1 >= len(s) {
+				c.other = true
+				continue
+			}
+			i++
+			parts := strings.Split(s[i], ",")
+			c.est = c.est && slices.Contains(parts, "ESTABLISHED") != neg
+			c.rel = c.rel && slices.Contains(parts, "RELATED") != neg
+		case "-m":
+			if i+1 < len(s) {
+				i++
+				if m := s[i]; m != "conntrack" && m != "state" && m != "comment" {
+					c.other = true
+				}
+			}
+		case "--comment", "-j", "-g":
+			i++
+		default:
+			c.other = true
+		}
+	}
+	return c
+}
+
+// seesEstablished: some established or related packet can match the rule.
+func (c stateCond) seesEstablished() bool { return c.est || c.rel }
+
+// takesAllEstablished: every established and related packet matches the
+// rule (its only conditions are states that include both).
+func (c stateCond) takesAllEstablished(Rule) bool { return c.est && c.rel && !c.other }
 
 // Decides reports whether a rule takes packets away before a later rule
 // could see them in a way the stateful rule must precede: DROP and REJECT,

@@ -71,6 +71,8 @@ var labHosts = []lab.HostSpec{
 	both(lab.HostSpec{Name: "x-twice", Rules: ruleset("ACCEPT", loRule, sshRule)}),
 	// Two runs at once on one host.
 	both(lab.HostSpec{Name: "x-contested", Rules: ruleset("ACCEPT", loRule, sshRule)}),
+	// A hardening guide's INVALID drop before a correct stateful rule.
+	both(lab.HostSpec{Name: "x-invalid", Rules: ruleset("ACCEPT", "-A INPUT -m conntrack --ctstate INVALID -j DROP\n", statefulR, loRule, sshRule)}),
 	// RHEL's default REJECTs: icmp-host-prohibited, icmp6-adm-prohibited.
 	{Name: "x-reject", Rules: ruleset("ACCEPT", loRule, sshRule, "-A INPUT -j REJECT --reject-with icmp-host-prohibited\n"),
 		Rules6: ruleset("ACCEPT", loRule, sshRule, "-A INPUT -p ipv6-icmp -j ACCEPT\n", "-A INPUT -j REJECT --reject-with icmp6-adm-prohibited\n")},
