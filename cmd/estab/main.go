@@ -20,6 +20,7 @@ const (
 	exitOK          = 0
 	exitHostsFailed = 1
 	exitUsage       = 2
+	exitNotAudited  = 3 // audit: a host could not be audited (wins over 1)
 	exitInterrupted = 130
 )
 

@@ -73,6 +73,11 @@ var labHosts = []lab.HostSpec{
 	both(lab.HostSpec{Name: "x-contested", Rules: ruleset("ACCEPT", loRule, sshRule)}),
 	// A hardening guide's INVALID drop before a correct stateful rule.
 	both(lab.HostSpec{Name: "x-invalid", Rules: ruleset("ACCEPT", "-A INPUT -m conntrack --ctstate INVALID -j DROP\n", statefulR, loRule, sshRule)}),
+	// estab audit: a host in order, one shadowed, one drifted, one without IPv6.
+	both(lab.HostSpec{Name: "x-a-good", Rules: ruleset("DROP", loRule, statefulR, sshRule)}),
+	both(lab.HostSpec{Name: "x-a-shadow", Rules: ruleset("ACCEPT", loRule, sshRule, "-A INPUT -j DROP\n", statefulR)}),
+	both(lab.HostSpec{Name: "x-a-drift", Rules: ruleset("ACCEPT", statefulR, loRule, sshRule)}),
+	{Name: "x-a-nov6", NoIPv6: true, Rules: ruleset("ACCEPT", statefulR, loRule, sshRule)},
 	// RHEL's default REJECTs: icmp-host-prohibited, icmp6-adm-prohibited.
 	{Name: "x-reject", Rules: ruleset("ACCEPT", loRule, sshRule, "-A INPUT -j REJECT --reject-with icmp-host-prohibited\n"),
 		Rules6: ruleset("ACCEPT", loRule, sshRule, "-A INPUT -p ipv6-icmp -j ACCEPT\n", "-A INPUT -j REJECT --reject-with icmp6-adm-prohibited\n")},

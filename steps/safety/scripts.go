@@ -97,3 +97,10 @@ func DescribeArgv(argv []string) []string {
 	}
 	return out
 }
+
+// ReadOnly says whether argv runs one of this package's scripts that only
+// read the host (persistence detection): for estab audit's guard.
+func ReadOnly(argv []string) bool {
+	return len(argv) >= 4 && argv[0] == "sh" && argv[1] == "-c" && argv[3] == "sh" &&
+		(argv[2] == osReleaseScript || argv[2] == existsScript)
+}

@@ -1,0 +1,46 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/estab/estab/remote"
+	"github.com/estab/estab/result"
+	"github.com/estab/estab/steps"
+)
+
+// Host audits one host through ex: read-only commands only (guard), then
+// every check with its evidence. A host that cannot be read is
+// not-audited, never non-compliant.
+func Host(ctx context.Context, ex remote.Executor, name, address, runID string, o Options) result.AuditHost {
+	start := time.Now()
+	h := result.AuditHost{Name: name, Address: address, RunID: runID}
+	g := guard{ex: timed{ex}, steps: &h.Steps}
+	d, err := read(ctx, g)
+	h.Backend, h.Saved = d.facts.Backend, d.pers.Mechanism
+	h.Duration = time.Since(start)
+	if err != nil {
+		h.Status, h.Error = result.NotAudited, name+": "+err.Error()
+		h.ErrorKind = result.KindDetect
+		if k := remote.KindOf(err); k != 0 && k != remote.KindCommand {
+			h.ErrorKind = result.ErrorKind(k.String())
+		}
+		return h
+	}
+	h.Checks = judge(d, o)
+	h.Status = result.Compliant
+	if len(h.Failed()) > 0 {
+		h.Status = result.NonCompliant
+	}
+	return h
+}
+
+// timed bounds every command as apply's are bounded.
+type timed struct{ remote.Executor }
+
+func (t timed) Run(ctx context.Context, c remote.Command) (remote.Result, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, steps.CommandTimeout, errors.New("no answer within the command timeout"))
+	defer cancel()
+	return t.Executor.Run(ctx, c)
+}
