@@ -67,7 +67,11 @@ func TestAuditLab(t *testing.T) {
 	if out, err := l.Exec(context.Background(), "x-a-drift", "iptables", "-w", "-A", "INPUT", "-p", "tcp", "--dport", "8080", "-j", "ACCEPT"); err != nil {
 		t.Fatalf("%v %s", err, out)
 	}
-	hosts := []string{"x-a-good", "x-a-shadow", "x-a-drift", "x-a-nov6", "nov6"}
+	// A rule only in the saved file: saved, then deleted at runtime.
+	if out, err := l.Exec(context.Background(), "x-a-nov6", "sh", "-c", "iptables-save > /etc/iptables/rules.v4 && iptables -w -D INPUT -i lo -j ACCEPT && iptables -w -I INPUT 2 -i lo -j ACCEPT && iptables -w -D INPUT -p tcp --dport 22 -j ACCEPT"); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	hosts := []string{"x-a-good", "x-a-shadow", "x-a-drift", "x-a-nov6", "nov6", "x-a-ufw", "x-a-ufwlate", "x-a-kube", "x-a-state", "x-a-fwd"}
 	before := map[string]string{}
 	for _, h := range hosts {
 		before[h] = rawState(t, h)
@@ -107,6 +111,29 @@ func TestAuditLab(t *testing.T) {
 	}
 	if c := auditCheck(doc.host(t, "x-a-nov6"), "ipv6-parity", ""); c.Result != result.NA {
 		t.Errorf("x-a-nov6: %+v", c)
+	}
+	if c := auditCheck(doc.host(t, "x-a-nov6"), "persisted", "ipv4"); c.Result != result.Fail || !strings.Contains(c.Evidence, "only in the saved file: -A INPUT -p tcp -m tcp --dport 22 -j ACCEPT") {
+		t.Errorf("x-a-nov6 persisted: %+v", c)
+	}
+	for _, tc := range []struct{ host, result, evidence string }{
+		{"x-a-ufw", "pass", "INPUT 1 → ufw-before-input 2"},
+		{"x-a-ufwlate", "fail", "shadowed by INPUT 2"},
+		{"x-a-kube", "pass", "first: INPUT 2"},
+		{"x-a-state", "pass", "first: INPUT 1"},
+		{"x-a-fwd", "pass", "first: INPUT 1"},
+	} {
+		if c := auditCheck(doc.host(t, tc.host), "stateful-effective", "ipv4"); string(c.Result) != tc.result || !strings.Contains(c.Evidence, tc.evidence) {
+			t.Errorf("%s stateful-effective: %+v, want %s with %q", tc.host, c, tc.result, tc.evidence)
+		}
+	}
+	if c := auditCheck(doc.host(t, "x-a-ufw"), "loopback", "ipv4"); c.Result != result.Pass || !strings.Contains(c.Evidence, "ufw-before-input 1") {
+		t.Errorf("x-a-ufw loopback: %+v", c)
+	}
+	if c := auditCheck(doc.host(t, "x-a-state"), "stateful-rule", "ipv4"); !strings.HasPrefix(c.Evidence, "equivalent") {
+		t.Errorf("x-a-state: %+v", c)
+	}
+	if c := auditCheck(doc.host(t, "x-a-fwd"), "stateful-rule", "ipv4"); !strings.HasPrefix(c.Evidence, "equivalent") {
+		t.Errorf("x-a-fwd: %+v", c)
 	}
 
 	// Without the host that cannot be audited: non-compliant, exit 1.

@@ -78,6 +78,16 @@ var labHosts = []lab.HostSpec{
 	both(lab.HostSpec{Name: "x-a-shadow", Rules: ruleset("ACCEPT", loRule, sshRule, "-A INPUT -j DROP\n", statefulR)}),
 	both(lab.HostSpec{Name: "x-a-drift", Rules: ruleset("ACCEPT", statefulR, loRule, sshRule)}),
 	{Name: "x-a-nov6", NoIPv6: true, Rules: ruleset("ACCEPT", statefulR, loRule, sshRule)},
+	// The judge on layouts of real hosts, for the audit.
+	{Name: "x-a-ufw", NoIPv6: true, Rules: "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n:ufw-before-input - [0:0]\n" +
+		"-A INPUT -j ufw-before-input\n-A ufw-before-input -i lo -j ACCEPT\n" + strings.Replace(statefulR, "INPUT", "ufw-before-input", 1) + strings.Replace(sshRule, "INPUT", "ufw-before-input", 1) + "COMMIT\n"},
+	{Name: "x-a-ufwlate", NoIPv6: true, Rules: "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n:ufw-before-input - [0:0]\n" +
+		loRule + sshRule + "-A INPUT -p tcp -m tcp --dport 9090 -j DROP\n-A INPUT -j ufw-before-input\n" + strings.Replace(statefulR, "INPUT", "ufw-before-input", 1) + "COMMIT\n"},
+	{Name: "x-a-kube", NoIPv6: true, Rules: "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n:KUBE-EXTERNAL-SERVICES - [0:0]\n" +
+		"-A INPUT -m conntrack --ctstate NEW -j KUBE-EXTERNAL-SERVICES\n" + statefulR + loRule + sshRule +
+		"-A KUBE-EXTERNAL-SERVICES -p tcp -m tcp --dport 30080 -j REJECT --reject-with icmp-port-unreachable\nCOMMIT\n"},
+	{Name: "x-a-state", NoIPv6: true, Rules: ruleset("ACCEPT", "-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT\n", loRule, sshRule)},
+	{Name: "x-a-fwd", NoIPv6: true, Rules: ruleset("ACCEPT", "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT\n", loRule, sshRule, "-A INPUT -j REJECT --reject-with icmp-host-prohibited\n")},
 	// RHEL's default REJECTs: icmp-host-prohibited, icmp6-adm-prohibited.
 	{Name: "x-reject", Rules: ruleset("ACCEPT", loRule, sshRule, "-A INPUT -j REJECT --reject-with icmp-host-prohibited\n"),
 		Rules6: ruleset("ACCEPT", loRule, sshRule, "-A INPUT -p ipv6-icmp -j ACCEPT\n", "-A INPUT -j REJECT --reject-with icmp6-adm-prohibited\n")},
