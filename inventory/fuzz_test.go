@@ -12,7 +12,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/estab/estab/internal/fuzzguard"
-	"github.com/kevinburke/ssh_config"
 )
 
 // The fuzz targets of this package. Their seed corpora under
@@ -290,13 +289,13 @@ func FuzzSSHConfig(f *testing.F) {
 		if strings.Contains(strings.ToLower(src), "include") {
 			return // would read the machine's files
 		}
-		var cfg *ssh_config.Config
+		var f *sshFile
 		var err error
-		fuzzguard.Within(t, fuzzguard.Deadline, func() { cfg, err = ssh_config.DecodeBytes([]byte(src)) })
+		fuzzguard.Within(t, fuzzguard.Deadline, func() { f, err = parseSSHConfig("fuzz_config", []byte(src), true, 0) })
 		if err != nil {
 			return
 		}
-		c := &SSHConfig{files: []sshFile{{path: "fuzz_config", cfg: cfg}}}
+		c := &SSHConfig{files: []*sshFile{f}}
 		for _, h := range inv.Hosts() {
 			var ep Endpoint
 			fuzzguard.Within(t, fuzzguard.Deadline, func() { ep, err = inv.Resolve(h, c, Overrides{}) })

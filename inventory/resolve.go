@@ -2,7 +2,6 @@ package inventory
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,7 +55,7 @@ func (inv *Inventory) Resolve(h *Host, cfg *SSHConfig, ov Overrides) (Endpoint, 
 	if ov.Port < 0 || ov.Port > 65535 {
 		return Endpoint{}, fmt.Errorf("%s: command-line port %d out of range 1-65535", h.Name, ov.Port)
 	}
-	r := &resolver{inv: inv, cfg: cfg, ov: ov, home: userenv.Home(), local: localUser()}
+	r := &resolver{inv: inv, cfg: cfg, ov: ov, local: localSSH()}
 	ep, jump, err := r.endpoint(h.Name, h, true, ov.User, ov.Port)
 	if err != nil {
 		return Endpoint{}, fmt.Errorf("%s: %w", h.Name, err)
@@ -71,15 +70,19 @@ func (inv *Inventory) Resolve(h *Host, cfg *SSHConfig, ov Overrides) (Endpoint, 
 }
 
 type resolver struct {
-	inv         *Inventory
-	cfg         *SSHConfig
-	ov          Overrides
-	home, local string
+	inv   *Inventory
+	cfg   *SSHConfig
+	ov    Overrides
+	local sshLocal
 }
 
 // endpoint resolves one host or jump. forceUser/forcePort win over
 // everything (command line for targets, user@host:port for jumps). It
 // also returns the host's own ProxyJump and where it was set.
+//
+// The inventory's values act as ssh command-line options do for Ansible
+// (-o User=, -o Port=, -o ProxyJump=; ansible_host as -o HostName=): set
+// before ssh_config is read, so they win and Match user/host see them.
 func (r *resolver) endpoint(name string, h *Host, target bool, forceUser string, forcePort int) (Endpoint, sshVal, error) {
 	if h == nil && r.inv != nil {
 		h = r.inv.Host(name)
@@ -87,141 +90,108 @@ func (r *resolver) endpoint(name string, h *Host, target bool, forceUser string,
 	if h == nil {
 		h = &Host{Name: name}
 	}
-	ep := Endpoint{Name: name}
-	var err error
-	if ep.Address, err = r.address(name, h); err != nil {
+	st := &sshState{}
+	preset := func(v *sshVal, key, val string) {
+		if v.val == "" && val != "" {
+			*v = sshVal{key, val, "inventory or command line"}
+		}
+	}
+	preset(&st.user, "User", forceUser)
+	preset(&st.user, "User", h.User)
+	if forcePort != 0 {
+		preset(&st.port, "Port", strconv.Itoa(forcePort))
+	}
+	if h.Port != 0 {
+		preset(&st.port, "Port", strconv.Itoa(h.Port))
+	}
+	preset(&st.hostname, "HostName", h.Address)
+	if h.proxy.proxySet {
+		st.proxy = sshVal{"ProxyJump", h.proxy.proxy, h.proxySrc}
+		if h.proxy.isCmd {
+			st.proxy.key = "ProxyCommand"
+		}
+		if st.proxy.val == "" {
+			st.proxy.val = "none"
+		}
+	}
+	host, err := r.cfg.evaluate(name, st, r.local)
+	if err != nil {
+		return Endpoint{}, sshVal{}, err
+	}
+	ep := Endpoint{Name: name, Address: host, Port: 22, User: r.local.user}
+	if st.port.val != "" {
+		if ep.Port, err = toPort(st.port.val); err != nil {
+			return ep, sshVal{}, fmt.Errorf("%s: Port: %v", st.port.where, err)
+		}
+	}
+	if st.user.val != "" {
+		ep.User = st.user.val
+	}
+	tokens := connTokens(r.local, name, host, strconv.Itoa(ep.Port), ep.User)
+	if ep.IdentityFiles, err = r.identityFiles(h, target, st.ids, tokens); err != nil {
 		return ep, sshVal{}, err
 	}
-	if ep.Port, err = r.port(name, h, forcePort); err != nil {
+	if ep.KnownHostsFiles, err = r.knownHostsFiles(st, tokens); err != nil {
 		return ep, sshVal{}, err
 	}
-	ep.User = r.user(name, h, forceUser)
-	tokens := r.fileTokens(ep)
-	if ep.IdentityFiles, err = r.identityFiles(name, h, target, tokens); err != nil {
-		return ep, sshVal{}, err
-	}
-	if ep.KnownHostsFiles, err = r.knownHostsFiles(name, tokens); err != nil {
-		return ep, sshVal{}, err
-	}
-	proxy, err := r.proxy(name, h)
+	proxy, err := checkProxy(st.proxy)
 	return ep, proxy, err
 }
 
-// address is ansible_host, else ssh_config HostName (%h = the name), else
-// the name itself.
-func (r *resolver) address(name string, h *Host) (string, error) {
-	if h.Address != "" {
-		return h.Address, nil
+// expandFile expands a file option's value as ssh.c does: ~ from the
+// passwd home, then (with tokens) % tokens and ${VAR}.
+func (r *resolver) expandFile(v sshVal, p string, tokens map[byte]string) (string, error) {
+	x, err := sshTilde(p, r.local.home)
+	if err == nil && tokens != nil {
+		x, err = expandTokens(x, tokens, true)
 	}
-	if v, ok := r.cfg.first(name, "HostName"); ok {
-		a, err := percentExpand(v.val, map[byte]string{'h': name})
-		if err != nil {
-			return "", fmt.Errorf("%s: HostName %q: %v", v.where, v.val, err)
-		}
-		if a != "" {
-			return a, nil
-		}
-	}
-	return name, nil
-}
-
-// port is forcePort, else ansible_port, else ssh_config Port, else 22.
-func (r *resolver) port(name string, h *Host, forcePort int) (int, error) {
-	switch {
-	case forcePort != 0:
-		return forcePort, nil
-	case h.Port != 0:
-		return h.Port, nil
-	}
-	v, ok := r.cfg.first(name, "Port")
-	if !ok {
-		return 22, nil
-	}
-	p, err := toPort(v.val)
 	if err != nil {
-		return 0, fmt.Errorf("%s: Port: %v", v.where, err)
+		return "", fmt.Errorf("%s: %s %q: %v", v.where, v.key, p, err)
 	}
-	return p, nil
-}
-
-// user is forceUser, else ansible_user, else ssh_config User, else the
-// local user.
-func (r *resolver) user(name string, h *Host, forceUser string) string {
-	switch {
-	case forceUser != "":
-		return forceUser
-	case h.User != "":
-		return h.User
-	}
-	if v, ok := r.cfg.first(name, "User"); ok {
-		return v.val
-	}
-	return r.local
-}
-
-// fileTokens are the % tokens OpenSSH expands in IdentityFile and the
-// known_hosts options of ep.
-func (r *resolver) fileTokens(ep Endpoint) map[byte]string {
-	tokens := map[byte]string{
-		'd': r.home, 'u': r.local, 'h': ep.Address, 'r': ep.User,
-		'p': strconv.Itoa(ep.Port), 'n': ep.Name, 'i': strconv.Itoa(os.Getuid()),
-	}
-	if hn, err := os.Hostname(); err == nil {
-		tokens['l'], tokens['L'] = hn, strings.SplitN(hn, ".", 2)[0]
-	}
-	return tokens
-}
-
-// expandFile expands % tokens, then a leading ~, in the value of the
-// ssh_config file option key found at where.
-func expandFile(p string, tokens map[byte]string, where, key string) (string, error) {
-	x, err := percentExpand(p, tokens)
-	if err != nil {
-		return "", fmt.Errorf("%s: %s %q: %v", where, key, p, err)
-	}
-	return userenv.ExpandTilde(x), nil
+	return x, nil
 }
 
 // identityFiles are the command line's key (targets only), else the
 // inventory's, else ssh_config's IdentityFiles, else the command line's
-// key for a jump. nil means OpenSSH's defaults.
-func (r *resolver) identityFiles(name string, h *Host, target bool, tokens map[byte]string) ([]string, error) {
+// key for a jump. nil means OpenSSH's defaults; an empty list (only
+// "IdentityFile none") means no key file at all.
+func (r *resolver) identityFiles(h *Host, target bool, ids []sshVal, tokens map[byte]string) ([]string, error) {
 	cli := r.ov.PrivateKeyFile
 	switch {
 	case target && cli != "":
 		return []string{userenv.ExpandTilde(cli)}, nil
 	case h.PrivateKeyFile != "":
 		return []string{h.PrivateKeyFile}, nil
+	case len(ids) == 0 && !target && cli != "":
+		return []string{userenv.ExpandTilde(cli)}, nil
+	case len(ids) == 0:
+		return nil, nil
 	}
-	var files []string
-	for _, v := range r.cfg.all(name, "IdentityFile") {
+	files := []string{}
+	for _, v := range ids {
 		if isNone(v.val) {
 			continue
 		}
-		p, err := expandFile(v.val, tokens, v.where, "IdentityFile")
+		p, err := r.expandFile(v, v.val, tokens)
 		if err != nil {
 			return nil, err
 		}
-		if !slices.Contains(files, p) {
-			files = append(files, p)
-		}
-	}
-	if len(files) == 0 && !target && cli != "" {
-		files = []string{userenv.ExpandTilde(cli)}
+		files = append(files, p)
 	}
 	return files, nil
 }
 
-// knownHostsOptions are the ssh_config known_hosts options in lookup
-// order, with OpenSSH's defaults.
-var knownHostsOptions = []struct{ key, def string }{
-	{"UserKnownHostsFile", "~/.ssh/known_hosts ~/.ssh/known_hosts2"},
-	{"GlobalKnownHostsFile", "/etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2"},
+// defaultKnownHosts are OpenSSH's UserKnownHostsFile and
+// GlobalKnownHostsFile defaults.
+var defaultKnownHosts = [2]sshVal{
+	{"UserKnownHostsFile", "~/.ssh/known_hosts" + sshSep + "~/.ssh/known_hosts2", "default"},
+	{"GlobalKnownHostsFile", "/etc/ssh/ssh_known_hosts" + sshSep + "/etc/ssh/ssh_known_hosts2", "default"},
 }
 
-// knownHostsFiles are the command line's file first, then the files of
-// knownHostsOptions, each once.
-func (r *resolver) knownHostsFiles(name string, tokens map[byte]string) ([]string, error) {
+// knownHostsFiles are the command line's file first, then the user files
+// (~, % tokens and ${VAR} expanded), then the global ones (only ~, as in
+// ssh), each once.
+func (r *resolver) knownHostsFiles(st *sshState, tokens map[byte]string) ([]string, error) {
 	var files []string
 	add := func(p string) {
 		if p != "" && !slices.Contains(files, p) {
@@ -231,16 +201,19 @@ func (r *resolver) knownHostsFiles(name string, tokens map[byte]string) ([]strin
 	if r.ov.KnownHostsFile != "" {
 		add(userenv.ExpandTilde(r.ov.KnownHostsFile))
 	}
-	for _, kh := range knownHostsOptions {
-		v, ok := r.cfg.first(name, kh.key)
-		if !ok {
-			v = sshVal{kh.key, kh.def, "default"}
+	for i, v := range []sshVal{st.userKH, st.globalKH} {
+		if v.val == "" {
+			v = defaultKnownHosts[i]
 		}
 		if isNone(v.val) {
 			continue
 		}
-		for _, f := range strings.Fields(v.val) {
-			p, err := expandFile(strings.Trim(f, `"`), tokens, v.where, kh.key)
+		tk := tokens
+		if i == 1 {
+			tk = nil
+		}
+		for _, f := range strings.Split(v.val, sshSep) {
+			p, err := r.expandFile(v, f, tk)
 			if err != nil {
 				return nil, err
 			}
@@ -250,26 +223,35 @@ func (r *resolver) knownHostsFiles(name string, tokens map[byte]string) ([]strin
 	return files, nil
 }
 
-// proxy returns the host's own ProxyJump: from the inventory's ssh args,
-// else from ssh_config. As in OpenSSH, ProxyJump and ProxyCommand share
-// one setting and the first wins; a ProxyCommand is an error. The zero
-// sshVal means no jump.
-func (r *resolver) proxy(name string, h *Host) (sshVal, error) {
-	var proxy sshVal
-	if h.proxy.proxySet {
-		proxy = sshVal{"ProxyJump", h.proxy.proxy, h.proxySrc}
-		if h.proxy.isCmd {
-			proxy.key = "ProxyCommand"
-		}
-	} else if v, ok := r.cfg.first(name, "ProxyJump", "ProxyCommand"); ok {
-		proxy = v
+// invSelfJump reports whether a jump host's own ProxyJump comes from the
+// inventory and names the jump itself: typically a group-wide ProxyJump
+// whose group holds the bastion. Ansible passes inventory ssh args only to
+// the target's ssh, never to the one that reaches the jump, so there it
+// is no loop and is not followed.
+func (r *resolver) invSelfJump(host string, own sshVal) bool {
+	if r.inv == nil {
+		return false
 	}
+	h := r.inv.Host(host)
+	if h == nil || !h.proxy.proxySet || own.where != h.proxySrc {
+		return false
+	}
+	for _, el := range strings.Split(own.val, ",") {
+		if _, jh, _, err := parseJumpElem(el); err == nil && jh == host {
+			return true
+		}
+	}
+	return false
+}
+
+// checkProxy returns the host's own ProxyJump (the zero sshVal for
+// none). A ProxyCommand is an error: estab dials jumps itself and cannot
+// run a command, and dialing directly instead would silently bypass it.
+func checkProxy(proxy sshVal) (sshVal, error) {
 	if proxy.val == "" || isNone(proxy.val) {
 		return sshVal{}, nil
 	}
 	if proxy.key == "ProxyCommand" {
-		// estab dials jumps itself and cannot run a command; dialing
-		// directly instead would silently bypass the user's proxy.
 		return sshVal{}, fmt.Errorf("%s: ProxyCommand %q is not supported; use ProxyJump (-J) instead", proxy.where, proxy.val)
 	}
 	return proxy, nil
@@ -288,12 +270,10 @@ func (r *resolver) chain(spec sshVal, path []string) ([]Endpoint, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: ProxyJump %q: %v", spec.where, spec.val, err)
 		}
-		if host == path[len(path)-1] {
-			// A host jumping through itself (typically a group-wide
-			// ProxyJump that includes the bastion) is reached the same
-			// way without that hop, as ssh -J itself would.
-			continue
-		}
+		// A host jumping through itself (ProxyJump self, or a Host *
+		// ProxyJump reaching the bastion) makes ssh fail ("jumphost loop
+		// via", or a chain of ssh processes without end): an error here
+		// too, never a silent direct dial.
 		if slices.Contains(path, host) {
 			return nil, fmt.Errorf("ProxyJump loop: %s -> %s (%s: ProxyJump %s)", strings.Join(path, " -> "), host, spec.where, spec.val)
 		}
@@ -303,7 +283,7 @@ func (r *resolver) chain(spec sshVal, path []string) ([]Endpoint, error) {
 		}
 		// OpenSSH reaches "a,b" as ssh -J a b: only the first element's own
 		// ProxyJump is honoured (b's is overridden by -J a).
-		if i == 0 && own.val != "" && !isNone(own.val) {
+		if i == 0 && own.val != "" && !isNone(own.val) && !r.invSelfJump(host, own) {
 			sub, err := r.chain(own, append(slices.Clone(path), host))
 			if err != nil {
 				return nil, err
@@ -316,32 +296,4 @@ func (r *resolver) chain(spec sshVal, path []string) ([]Endpoint, error) {
 		}
 	}
 	return out, nil
-}
-
-// percentExpand replaces %x tokens from tokens and %% with %.
-func percentExpand(s string, tokens map[byte]string) (string, error) {
-	if !strings.Contains(s, "%") {
-		return s, nil
-	}
-	var sb strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '%' {
-			sb.WriteByte(s[i])
-			continue
-		}
-		if i+1 >= len(s) {
-			return "", fmt.Errorf("trailing %%")
-		}
-		i++
-		if s[i] == '%' {
-			sb.WriteByte('%')
-			continue
-		}
-		v, ok := tokens[s[i]]
-		if !ok {
-			return "", fmt.Errorf("unsupported token %%%c", s[i])
-		}
-		sb.WriteString(v)
-	}
-	return sb.String(), nil
 }

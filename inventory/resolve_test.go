@@ -17,21 +17,27 @@ func testResolver(t *testing.T, sshConfig, invYAML string, ov Overrides) (r *res
 		t.Fatal(err)
 	}
 	inv := mustParse(t, "inv.yml", invYAML)
-	return &resolver{inv: inv, cfg: cfg, ov: ov, home: home, local: "me"}, home
+	return &resolver{inv: inv, cfg: cfg, ov: ov, local: sshLocal{user: "me", home: home}}, home
 }
 
 func TestExpandFile(t *testing.T) {
-	home := t.TempDir()
-	t.Setenv("HOME", home)
+	home := "/home/pw"
+	t.Setenv("HOME", t.TempDir()) // ssh takes ~ from the user database, not $HOME
+	t.Setenv("ESTAB_TEST_KEYS", "/srv/keys")
+	r := &resolver{local: sshLocal{home: home}}
 	tokens := map[byte]string{'r': "deploy", 'h': "10.0.0.1", 'd': "/d"}
 	tests := []struct{ in, want, err string }{
 		{"~/.ssh/%r@%h", filepath.Join(home, ".ssh/deploy@10.0.0.1"), ""},
+		{"~//.ssh//a", home + "/.ssh//a", ""},
 		{"%d/.ssh/id", "/d/.ssh/id", ""},
 		{"/k/100%%", "/k/100%", ""},
+		{"${ESTAB_TEST_KEYS}/%r", "/srv/keys/deploy", ""},
+		{"${ESTAB_TEST_UNSET}/k", "", `cfg:3: IdentityFile "${ESTAB_TEST_UNSET}/k": env var ${ESTAB_TEST_UNSET} has no value`},
+		{"~nosuchuser-estab/k", "", `cfg:3: IdentityFile "~nosuchuser-estab/k": no such user nosuchuser-estab`},
 		{"~/%x", "", `cfg:3: IdentityFile "~/%x": unsupported token %x`},
 	}
 	for _, tc := range tests {
-		got, err := expandFile(tc.in, tokens, "cfg:3", "IdentityFile")
+		got, err := r.expandFile(sshVal{"IdentityFile", tc.in, "cfg:3"}, tc.in, tokens)
 		if tc.err != "" {
 			if err == nil || err.Error() != tc.err {
 				t.Errorf("expandFile(%q) error = %v, want %q", tc.in, err, tc.err)
@@ -65,7 +71,7 @@ Host nonejump
 		{"invjump", true, []string{cli}},
 		{"invjump", false, []string{"/inv/key"}},
 		{"cfgjump", false, []string{filepath.Join(home, ".ssh/cfg_key")}},
-		{"nonejump", false, []string{cli}},
+		{"nonejump", false, []string{}}, // IdentityFile none: no key file, not the fallback
 		{"plainjump", false, []string{cli}},
 	}
 	for _, tc := range tests {
@@ -105,11 +111,7 @@ Host jumphost
 		{"plain", "", ""},
 	}
 	for _, tc := range tests {
-		h := r.inv.Host(tc.host)
-		if h == nil {
-			h = &Host{Name: tc.host}
-		}
-		got, err := r.proxy(tc.host, h)
+		_, got, err := r.endpoint(tc.host, nil, true, "", 0)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%s: error %v, want one containing %q", tc.host, err, tc.err)

@@ -19,9 +19,11 @@ func sshEnv(t *testing.T, userConfig, systemConfig string) (home string) {
 	if userConfig != "" {
 		writeFile(t, filepath.Join(home, ".ssh", "config"), userConfig)
 	}
-	old := systemSSHConfig
+	old, oldHome, oldLocal := systemSSHConfig, sshHome, localSSH
 	systemSSHConfig = filepath.Join(t.TempDir(), "ssh_config")
-	t.Cleanup(func() { systemSSHConfig = old })
+	sshHome = func() string { return home }
+	localSSH = func() sshLocal { l := oldLocal(); l.home = home; return l }
+	t.Cleanup(func() { systemSSHConfig, sshHome, localSSH = old, oldHome, oldLocal })
 	if systemConfig != "" {
 		writeFile(t, systemSSHConfig, systemConfig)
 	}
@@ -226,9 +228,9 @@ ansible_ssh_common_args=-o ProxyJump=bastion1
 		{"ssh_config ProxyJump none", "direct", nil, ""},
 		{"jump chain through inventory hosts", "viainv", []Endpoint{{Name: "hop1", Address: "hop1", Port: 22, User: me}, {Name: "hop2", Address: "hop2", Port: 22, User: me}}, ""},
 		{"loop", "loop", nil, "ProxyJump loop: loop -> loopa -> loopb -> loopa"},
-		{"a host does not jump through itself", "self", nil, ""},
+		{"a host jumping through itself is a loop (ssh: jumphost loop via self)", "self", nil, "ProxyJump loop: self -> self"},
 		{"group-wide jump through an inventory bastion", "web5", []Endpoint{bastion}, ""},
-		{"the bastion in that group is dialed directly", "bastion1", nil, ""},
+		{"the bastion in that group would jump through itself: an error, not a direct dial", "bastion1", nil, "ProxyJump loop: bastion1 -> bastion1"},
 		{"ProxyCommand in ssh_config", "legacy", nil, path + ":20: ProxyCommand \"ssh -W %h:%p gw\" is not supported"},
 		{"ProxyCommand in the inventory", "invcmd", nil, "inv.ini:17: ProxyCommand"},
 	}
@@ -300,7 +302,7 @@ func TestLoadSSHConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := cfg.first("x", "User"); ok {
+		if st := evalFor(t, cfg, "x"); st.user.val != "" {
 			t.Error("system file consulted")
 		}
 	})
@@ -314,13 +316,13 @@ func TestLoadSSHConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, ok := cfg.first("inc", "User")
-		if !ok || v.val != "included" || !strings.HasPrefix(v.where, p+":1") {
-			t.Errorf("got %+v %v", v, ok)
+		v := evalFor(t, cfg, "inc").user
+		if v.val != "included" || !strings.HasPrefix(v.where, filepath.Join(dir, "inc.conf")+":2") {
+			t.Errorf("got %+v", v)
 		}
 	})
 	t.Run("syntax error", func(t *testing.T) {
-		sshEnv(t, "Match exec true\n  User x\n", "")
+		sshEnv(t, "Host a\n  User \"x\n", "")
 		if _, err := LoadSSHConfig(""); err == nil || !strings.Contains(err.Error(), ".ssh/config") {
 			t.Errorf("err = %v", err)
 		}
@@ -331,6 +333,16 @@ func TestLoadSSHConfig(t *testing.T) {
 			t.Error("no error")
 		}
 	})
+}
+
+// evalFor evaluates cfg for alias with nothing preset.
+func evalFor(t *testing.T, cfg *SSHConfig, alias string) *sshState {
+	t.Helper()
+	st := &sshState{}
+	if _, err := cfg.evaluate(alias, st, sshLocal{user: "me", home: "/home/me"}); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 func TestPercentExpand(t *testing.T) {

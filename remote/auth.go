@@ -180,7 +180,8 @@ func (d *Dialer) planAuth(t Target) *authPlan {
 		p.skipped = append(p.skipped, note)
 	}
 	files, explicit := t.IdentityFiles, true
-	if len(files) == 0 {
+	if files == nil { // empty but not nil: IdentityFile none, no key file
+
 		files, explicit = defaultIdentityFiles(), false
 	}
 	for _, f := range files {

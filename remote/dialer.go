@@ -21,7 +21,7 @@ type Target struct {
 	Address         string   // host or IP to dial; "" = Name
 	Port            int      // 0 = 22
 	User            string   // "" = the local user name, like ssh
-	IdentityFiles   []string // explicit keys; empty = OpenSSH defaults ~/.ssh/id_ed25519, id_ecdsa, id_rsa (those that exist)
+	IdentityFiles   []string // explicit keys; nil = OpenSSH defaults; empty non-nil = none (IdentityFile none); ~/.ssh/id_ed25519, id_ecdsa, id_rsa (those that exist)
 	KnownHostsFiles []string // ALL files consulted, in order; the first one is where accept-new records keys; empty = OpenSSH defaults
 	Jump            []Target // bastions, Jump[0] dialed first; their Become and Jump fields are ignored
 	Become          bool     // run the shell through sudo

@@ -64,3 +64,14 @@ func ExpandTilde(p string) string {
 	}
 	return filepath.Join(dir, rest)
 }
+
+// SSHHome returns the home directory OpenSSH uses for ~ and %d in its
+// configuration and for ~/.ssh/config: the user database entry of the
+// current uid (whatever $HOME says), else $HOME when there is no entry.
+func SSHHome() string {
+	if u, err := currentUser(); err == nil && u.HomeDir != "" {
+		return u.HomeDir
+	}
+	h, _ := os.UserHomeDir()
+	return h
+}

@@ -124,3 +124,15 @@ func TestExpandTildeWithoutHOME(t *testing.T) {
 		t.Errorf("ExpandTilde = %q, want it unchanged", got)
 	}
 }
+
+func TestSSHHome(t *testing.T) {
+	fakeUserDB(t, &user.User{Username: "alice", HomeDir: "/home/alice"})
+	t.Setenv("HOME", "/tmp/h")
+	if got := SSHHome(); got != "/home/alice" {
+		t.Errorf("SSHHome() = %q, want the user database's /home/alice, not $HOME", got)
+	}
+	noUserDB(t)
+	if got := SSHHome(); got != "/tmp/h" {
+		t.Errorf("without an entry: SSHHome() = %q, want $HOME", got)
+	}
+}
