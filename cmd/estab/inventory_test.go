@@ -1,10 +1,16 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/estab/estab/internal/userenv"
 )
 
 // The goldens under testdata/goldens/ are what ansible-core's own programs
@@ -43,8 +49,8 @@ var knownLines = map[string]map[string]string{
 	// prints a mapping's keys sorted (in --list JSON, Ansible sorts too).
 	// And estab escapes control characters (a tab) on their way to a
 	// terminal.
-	"typed-vars-yaml":  {"--{dict_v = ": "mapping order", "--{tab_v = ": "terminal escape of a tab"},
-	"estab-fleet-ini":  {"--{limits = {": "mapping order", "--{motd = ": "terminal escape of a tab"},
+	"typed-vars-yaml": {"--{dict_v = ": "mapping order", "--{tab_v = ": "terminal escape of a tab"},
+	"estab-fleet-ini": {"--{limits = {": "mapping order", "--{motd = ": "terminal escape of a tab"},
 	// A group named like a host (bastion): Ansible shows the host's
 	// variables as the group's too.
 	"anchors-json-yaml": {"  |  |--{ansible_host = ": "Ansible's group/host name clash"},
@@ -110,5 +116,112 @@ func TestInventoryMatchesAnsibleInventory(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestListHostsContactsNoHost: hosts whose names cannot resolve, behind
+// a bastion that cannot either: --list-hosts still lists them at once, as
+// nothing is dialed, and exits 0.
+func TestListHostsContactsNoHost(t *testing.T) {
+	inv := writeFile(t, "hosts", `[web]
+web1.invalid ansible_ssh_common_args='-o ProxyJump=jump.invalid'
+web2.invalid ansible_port=2222
+[db]
+db1.invalid
+`)
+	cfg := writeFile(t, "ssh_config", "")
+	for _, cmd := range []string{"apply", "ping"} {
+		start := time.Now()
+		code, out, stderr := estab(t, cmd, "-i", inv, "--ssh-config", cfg, "-l", "web:db1.invalid", "--list-hosts", "-K", "--timeout", "1ms")
+		want := "  hosts (3):\n    web1.invalid\n    web2.invalid\n    db1.invalid\n"
+		if code != exitOK || out != want || stderr != "" || time.Since(start) > 2*time.Second {
+			t.Errorf("%s --list-hosts: exit %d in %s, stdout %q, stderr %q; want exit 0 at once and %q", cmd, code, time.Since(start), out, stderr, want)
+		}
+	}
+	// A pattern that selects nothing is an error, as in ansible --limit.
+	code, out, stderr := estab(t, "apply", "-i", inv, "--ssh-config", cfg, "-l", "nosuch", "--list-hosts")
+	if code != exitUsage || out != "" || !strings.Contains(stderr, `"nosuch" matches no host or group`) {
+		t.Errorf("no match: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+}
+
+func TestInventoryConnections(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	inv := writeFile(t, "hosts", `[bastions]
+bastion1 ansible_host=198.51.100.10 ansible_user=ops ansible_port=2222
+[web]
+web1 ansible_ssh_common_args='-o ProxyJump=bastion1,admin@[2001:db8::1]:2200'
+web2 ansible_become=yes ansible_ssh_private_key_file=/keys/web2
+`)
+	cfg := writeFile(t, "ssh_config", "Host web2\n  HostName 10.0.0.2\n  Port 2022\n  User deploy\n  UserKnownHostsFile /kh/web\n")
+	code, out, stderr := estab(t, "inventory", "-i", inv, "--ssh-config", cfg, "-l", "web", "--connections")
+	if code != exitOK || stderr != "" {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	var got []map[string]any
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	defKeys := []any{home + "/.ssh/id_ed25519", home + "/.ssh/id_ecdsa", home + "/.ssh/id_rsa"}
+	defKnown := []any{home + "/.ssh/known_hosts", home + "/.ssh/known_hosts2", "/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"}
+	want := []map[string]any{
+		{"name": "web1", "address": "web1", "port": 22.0, "user": userenv.Name(), "identity_files": defKeys,
+			"proxy_jump": []any{"ops@198.51.100.10:2222", "admin@[2001:db8::1]:2200"}, "known_hosts_files": defKnown,
+			"become": false, "become_user": "root"},
+		{"name": "web2", "address": "10.0.0.2", "port": 2022.0, "user": "deploy", "identity_files": []any{"/keys/web2"},
+			"proxy_jump": []any{}, "known_hosts_files": []any{"/kh/web", "/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"}, "become": true, "become_user": "root"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("--connections =\n%s\nwant\n%v", out, want)
+	}
+	// The command line wins, as for apply and ping.
+	_, out, _ = estab(t, "inventory", "-i", inv, "--ssh-config", cfg, "-l", "web2", "--connections", "-u", "root", "--port", "22")
+	if !strings.Contains(out, `"user": "root"`) || !strings.Contains(out, `"port": 22,`) {
+		t.Errorf("overrides not applied:\n%s", out)
+	}
+}
+
+func TestInventoryUsage(t *testing.T) {
+	inv := writeFile(t, "hosts", cliInventory)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"inventory", "-i", inv}, "at least one of the flags in the group [list host graph connections] is required"},
+		{[]string{"inventory", "-i", inv, "--list", "--graph"}, "were all set"},
+		{[]string{"inventory", "-i", inv, "--list", "web"}, "goes with --graph only"},
+		{[]string{"inventory", "-i", inv, "--list", "--vars"}, "--vars goes with --graph only"},
+		{[]string{"inventory", "-i", inv, "--host", "nosuch"}, `--host "nosuch": no such host`},
+		{[]string{"inventory", "-i", inv, "--graph", "nosuch"}, `"nosuch" is not a group`},
+		{[]string{"inventory", "--list"}, `required flag(s) "inventory" not set`},
+	} {
+		code, out, stderr := estab(t, tc.args...)
+		if code != exitUsage || out != "" || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and %q", tc.args, code, out, stderr, tc.want)
+		}
+	}
+	// --limit narrows --list and --graph to the selected hosts.
+	code, out, _ := estab(t, "inventory", "-i", inv, "--graph", "-l", "web1:db1")
+	if want := "@all:\n  |--@ungrouped:\n  |--@db:\n  |  |--db1\n  |--@prod:\n  |  |--@web:\n  |  |  |--web1\n"; code != exitOK || out != want {
+		t.Errorf("--graph --limit: exit %d\n%s\nwant\n%s", code, out, want)
+	}
+}
+
+func TestCompleteInventoryHostAndGroup(t *testing.T) {
+	inv := writeFile(t, "hosts", cliInventory)
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"inventory", "-i", inv, "--host", "w"}, []string{"web1", "web2"}},
+		{[]string{"inventory", "-i", inv, "--host", ""}, []string{"web1", "web2", "db1"}},
+		{[]string{"inventory", "-i", inv, "--graph", "p"}, []string{"prod"}},
+		{[]string{"inventory", "-i", inv, "--list", "--limit", "we"}, []string{"web", "web1", "web2"}},
+		{[]string{"inventory", "--host", ""}, nil},
+	} {
+		if got := complete(t, tc.args...); !slices.Equal(got, tc.want) {
+			t.Errorf("complete %q = %q, want %q", tc.args, got, tc.want)
+		}
 	}
 }
