@@ -5,4 +5,7 @@
 // Its option structs (Connection, ApplyOptions, PingOptions) hold plain
 // values, so that the command line only maps flags onto them; job is the
 // one place that turns them into remote, steps and fleet values.
+//
+// ListHosts, Connections and Inventory show what a run would select and
+// dial, through the same resolve, without contacting any host.
 package job

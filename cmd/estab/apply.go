@@ -52,6 +52,9 @@ each host restores its snapshot unless the run confirmed and saved it.`,
 		if err != nil {
 			return usageErr(stderr, "%v", err)
 		}
+		if done, err := f.listSelection(c, conn); done {
+			return err
+		}
 		o.Forks = f.forks
 		results, err := job.Apply(c.Context(), conn, o)
 		if err != nil {

@@ -36,6 +36,9 @@ not be audited (wins over 1), 2 usage or inventory error.`,
 		if err != nil {
 			return usageErr(stderr, "%v", err)
 		}
+		if done, err := f.listSelection(c, conn); done {
+			return err
+		}
 		o.Forks = f.forks
 		start := time.Now()
 		hosts, err := job.Audit(c.Context(), conn, o)

@@ -124,7 +124,7 @@ func TestHelpListsTheREADMEFlags(t *testing.T) {
 		t.Fatalf("found %d flag rows in the README's table", len(rows))
 	}
 	help := map[string]string{}
-	for _, cmd := range []string{"apply", "ping", "audit"} {
+	for _, cmd := range []string{"apply", "ping", "audit", "inventory"} {
 		code, out, stderr := estab(t, cmd, "-h")
 		if code != exitOK || stderr != "" {
 			t.Fatalf("%s -h: exit %d, stderr %q", cmd, code, stderr)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/estab/estab/inventory"
 	"github.com/estab/estab/job"
+	"github.com/estab/estab/report"
 )
 
 // connFlags are the flags every command that reaches hosts shares: they map
@@ -17,6 +18,7 @@ type connFlags struct {
 	forks         int
 	output        string
 	askBecomePass bool
+	listHosts     bool
 }
 
 // register adds the shared flags to c in the README's order.
@@ -24,25 +26,58 @@ func (f *connFlags) register(c *cobra.Command) {
 	fs := c.Flags()
 	fs.SortFlags = false
 	o := &f.conn
-	fs.StringVarP(&o.Inventory, "inventory", "i", "", "Ansible inventory `file` (YAML or INI)")
-	fs.StringVarP(&o.Limit, "limit", "l", "", "Ansible host `pattern`: names, groups, globs, a:b, a,b, !x, &y")
+	registerSelect(c, o)
+	fs.BoolVar(&f.listHosts, "list-hosts", false, "print the selected hosts in run order, as ansible --list-hosts does, and contact none")
 	fs.IntVarP(&f.forks, "forks", "f", job.DefaultForks, "hosts worked on in parallel")
 	fs.StringVar(&f.output, "output", "table", "output `format`: table or json")
-	fs.StringVar(&o.SSHConfig, "ssh-config", "", "ssh_config `file` (default ~/.ssh/config)")
-	fs.StringVar(&o.KnownHosts, "known-hosts", "", "extra known_hosts `file`, consulted first; --accept-new-host-keys records here")
-	fs.BoolVar(&o.AcceptNewHostKeys, "accept-new-host-keys", false, "record unknown host keys (OpenSSH accept-new); changed keys are always refused")
-	fs.StringVarP(&o.User, "user", "u", "", "remote `user` for every host (overrides inventory and ssh_config)")
-	fs.IntVar(&o.Port, "port", 0, "SSH `port` for every host (overrides inventory and ssh_config)")
-	fs.StringVar(&o.PrivateKey, "private-key", "", "private key `file` for every host (overrides inventory and ssh_config)")
+	registerSSH(c, o, true)
 	fs.DurationVar(&o.ConnectTimeout, "timeout", job.DefaultConnectTimeout, "connect timeout per SSH hop (dial, key exchange, auth)")
 	fs.DurationVar(&o.ShellTimeout, "shell-timeout", job.DefaultShellTimeout, "time for the remote shell to start (login shell, sudo) once connected")
 	fs.BoolVarP(&f.askBecomePass, "ask-become-pass", "K", false, "prompt once for the sudo password (fed to sudo -S on stdin)")
 	fs.StringVar(&o.BecomePasswordFile, "become-password-file", "", "read the sudo password from `file` (instead of --ask-become-pass); it must be yours or root's and readable by no one else")
 
-	_ = c.MarkFlagRequired("inventory")
 	c.MarkFlagsMutuallyExclusive("ask-become-pass", "become-password-file")
-	_ = c.RegisterFlagCompletionFunc("limit", completeLimit)
 	_ = c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json"}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// registerSelect adds -i and -l: which hosts of which inventory.
+func registerSelect(c *cobra.Command, o *job.Connection) {
+	fs := c.Flags()
+	fs.StringVarP(&o.Inventory, "inventory", "i", "", "Ansible inventory `file` (YAML or INI)")
+	fs.StringVarP(&o.Limit, "limit", "l", "", "Ansible host `pattern`: names, groups, globs, a:b, a,b, !x, &y")
+	_ = c.MarkFlagRequired("inventory")
+	_ = c.RegisterFlagCompletionFunc("limit", completeLimit)
+}
+
+// registerSSH adds the flags that decide where and how each host is
+// dialed, over the inventory and ssh_config; --accept-new-host-keys only where a run connects.
+func registerSSH(c *cobra.Command, o *job.Connection, connects bool) {
+	fs := c.Flags()
+	fs.StringVar(&o.SSHConfig, "ssh-config", "", "ssh_config `file` (default ~/.ssh/config)")
+	fs.StringVar(&o.KnownHosts, "known-hosts", "", "extra known_hosts `file`, consulted first; --accept-new-host-keys records here")
+	if connects {
+		fs.BoolVar(&o.AcceptNewHostKeys, "accept-new-host-keys", false, "record unknown host keys (OpenSSH accept-new); changed keys are always refused")
+	}
+	fs.StringVarP(&o.User, "user", "u", "", "remote `user` for every host (overrides inventory and ssh_config)")
+	fs.IntVar(&o.Port, "port", 0, "SSH `port` for every host (overrides inventory and ssh_config)")
+	fs.StringVar(&o.PrivateKey, "private-key", "", "private key `file` for every host (overrides inventory and ssh_config)")
+}
+
+// listHosts prints the selection, as ansible --list-hosts does, when
+// --list-hosts was given; done reports whether it was.
+func (f *connFlags) listSelection(c *cobra.Command, conn job.Connection) (done bool, err error) {
+	if !f.listHosts {
+		return false, nil
+	}
+	names, err := job.ListHosts(conn)
+	if err != nil {
+		return true, usageErr(c.ErrOrStderr(), "%v", err)
+	}
+	if err := report.ListHosts(c.OutOrStdout(), names); err != nil {
+		fmt.Fprintln(c.ErrOrStderr(), "estab:", err)
+		return true, exitCode(exitHostsFailed)
+	}
+	return true, nil
 }
 
 // connection checks the shared flags and returns what job needs; the sudo

@@ -27,6 +27,9 @@ time and one round trip through the host's open shell. Nothing on the host chang
 		if err != nil {
 			return usageErr(stderr, "%v", err)
 		}
+		if done, err := f.listSelection(c, conn); done {
+			return err
+		}
 		rows, err := job.Ping(c.Context(), conn, job.PingOptions{Forks: f.forks})
 		if err != nil {
 			return usageErr(stderr, "%v", err)

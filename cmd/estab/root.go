@@ -29,7 +29,7 @@ Every host ends confirmed and saved, or exactly as before.`,
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newApplyCmd(), newPingCmd(), newAuditCmd(), newLabCmd())
+	root.AddCommand(newApplyCmd(), newPingCmd(), newAuditCmd(), newInventoryCmd(), newLabCmd())
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
 	strictHelp(root)
