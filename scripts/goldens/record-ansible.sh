@@ -46,7 +46,12 @@ one() {
   if [ -s "$tmp/err" ]; then printf 'stderr %s\n' "$(tr -s ' \n' '  ' <"$tmp/err")"; fi
 }
 
-for inv in "$dir"/inventories/*; do
+# Ansible prints absolute paths in warnings: run on a copy at a fixed path,
+# so that recordings do not depend on where the repository is.
+work=/tmp/estab-goldens-ansible
+rm -rf "$work" && mkdir -p "$work" && cp "$dir"/inventories/* "$work"/
+trap 'rm -rf "$tmp" "$work"' EXIT
+for inv in "$work"/*; do
   f=$(basename "$inv")
   case $f in unstable*) runs=${RUNS_UNSTABLE:-10} ;; *) runs=$runs_default ;; esac
   echo "record-ansible: $f" >&2
