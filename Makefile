@@ -8,7 +8,7 @@ export GOFLAGS ?= -mod=readonly
 # A fresh machine has Go in /usr/local/go without it being on PATH.
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all build deps test lint demo bench clean fuzz
+.PHONY: all build deps test lint demo bench clean fuzz goldens
 
 all: build
 
@@ -66,6 +66,15 @@ fuzz:
 BENCH_HOSTS ?= 50
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -count 2 ./bench/ -args -hosts $(BENCH_HOSTS) -forks 10
+
+# Records the real tools' outputs the golden tests compare estab with
+# (ansible-core from Debian, OpenSSH's ssh -G): every scripts/goldens/record-*.sh,
+# each writing next to its inputs under testdata/. Commit the result.
+goldens: deps
+	@dpkg-query -W -f='$${Status}' ansible-core 2>/dev/null | grep -q 'install ok installed' || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "make: ansible-core missing (run as root to install it)" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ansible-core >/dev/null; }
+	@for s in scripts/goldens/record-*.sh; do echo "== $$s"; sh "$$s" || exit 1; done
 
 demo: deps build
 	./scripts/demo.sh $(BIN)

@@ -12,6 +12,7 @@ type varDef struct {
 	val  any
 	line int
 	src  string // "file:line"
+	addr bool   // the port of a "name:port" entry: Ansible sets it only when the host is created
 }
 
 type hostDef struct {
@@ -32,6 +33,9 @@ type groupDef struct {
 	declared bool // INI: [g] or [g:children] seen (pending references resolved)
 }
 
+// Ansible's order matters for selection: groups in order of creation,
+// a group's children and hosts in the order they were added.
+
 // builder is the format-independent model both parsers fill; finish
 // applies Ansible's rules to it.
 type builder struct {
@@ -39,18 +43,24 @@ type builder struct {
 	hosts    []*hostDef
 	hostBy   map[string]*hostDef
 	groups   map[string]*groupDef
+	order    []string // group names in order of creation, as Ansible's groups dict
 	errs     errList
+	warns    errList
 	full     bool // maxHosts reached
 	expanded int  // host names produced by all entries, repeats included
 }
 
 func newBuilder(file string) *builder {
-	return &builder{
+	b := &builder{
 		file:   file,
 		hostBy: map[string]*hostDef{},
 		groups: map[string]*groupDef{},
 		errs:   errList{file: file},
+		warns:  errList{file: file},
 	}
+	// Ansible creates all and ungrouped first, ungrouped as all's first child.
+	b.addChild("all", "ungrouped", 0)
+	return b
 }
 
 func (b *builder) pos(line int) string { return fmt.Sprintf("%s:%d", b.file, line) }
@@ -60,6 +70,9 @@ func (b *builder) group(name string, line int) *groupDef {
 	if g == nil {
 		g = &groupDef{name: name, line: line, childAt: map[string]int{}}
 		b.groups[name] = g
+		b.order = append(b.order, name)
+	} else if g.line == 0 {
+		g.line = line
 	}
 	return g
 }
@@ -96,19 +109,20 @@ func (b *builder) roomFor(names []string, line int) bool {
 	return false
 }
 
-func (b *builder) addHost(name, group string, line int) *hostDef {
-	h := b.hostBy[name]
+func (b *builder) addHost(name, group string, line int) (h *hostDef, isNew bool) {
+	h = b.hostBy[name]
 	if h == nil {
 		h = &hostDef{name: name, line: line}
 		b.hostBy[name] = h
 		b.hosts = append(b.hosts, h)
+		isNew = true
 	}
 	if !slices.Contains(h.groups, group) {
 		h.groups = append(h.groups, group)
 		g := b.group(group, line)
 		g.hosts = append(g.hosts, name)
 	}
-	return h
+	return h, isNew
 }
 
 func (b *builder) varDef(key string, val any, line int) varDef {
@@ -135,8 +149,14 @@ func (b *builder) addHosts(names []string, group string, line int, defs []varDef
 		return
 	}
 	for _, name := range names {
-		h := b.addHost(name, group, line)
-		h.vars = append(h.vars, defs...)
+		h, isNew := b.addHost(name, group, line)
+		for _, d := range defs {
+			// A host seen again with another :port keeps its first port,
+			// as in Ansible (an explicit ansible_port still overrides).
+			if isNew || !d.addr {
+				h.vars = append(h.vars, d)
+			}
+		}
 	}
 }
 
@@ -156,43 +176,117 @@ func (b *builder) finish() (*Inventory, error) {
 	if err := b.errs.err(); err != nil {
 		return nil, err
 	}
-	inv := &Inventory{File: b.file, byName: map[string]*Host{}, groups: b.buildGroups()}
+	b.reconcileUngrouped()
+	inv := &Inventory{File: b.file, byName: map[string]*Host{}, groups: b.buildGroups(), groupOrder: b.order}
 	for _, hd := range b.hosts {
 		h := b.buildHost(hd, inv.groups)
 		inv.hosts = append(inv.hosts, h)
 		inv.byName[h.Name] = h
-		for _, gn := range h.Groups {
-			inv.groups[gn].Hosts = append(inv.groups[gn].Hosts, h)
+	}
+	for _, name := range b.order {
+		g := inv.groups[name]
+		for _, hn := range b.groups[name].hosts {
+			g.DirectHosts = append(g.DirectHosts, inv.byName[hn])
 		}
 	}
+	for _, name := range b.order {
+		inv.groups[name].Hosts = inv.walkHosts(name)
+	}
+	for _, name := range b.order {
+		if inv.byName[name] != nil {
+			b.warns.add(0, "found both group and host with same name: %s", name)
+		}
+	}
+	inv.warnings = b.warns.errs
 	return inv, nil
 }
 
-// addImplicitGroups adds Ansible's implicit groups all and ungrouped and
-// makes every group without a parent a child of all.
+// addImplicitGroups makes every group without a parent a child of all, in
+// order of creation, as Ansible's reconcile_inventory does.
 func (b *builder) addImplicitGroups() {
-	b.group("all", 0)
-	b.group("ungrouped", 0)
-	for _, name := range sortedKeys(b.groups) {
+	for _, name := range b.order {
 		if g := b.groups[name]; name != "all" && len(g.parents) == 0 {
 			b.addChild("all", name, 0)
 		}
 	}
 }
 
-// buildGroups builds every Group but its Hosts. The group graph must be
+// reconcileUngrouped leaves in ungrouped exactly the hosts that are in no
+// group besides all: the parser's ones first, then the others in order of
+// creation (Ansible's reconcile_inventory).
+func (b *builder) reconcileUngrouped() {
+	u := b.groups["ungrouped"]
+	var keep []string
+	for _, hn := range u.hosts {
+		if b.onlyUngrouped(b.hostBy[hn]) {
+			keep = append(keep, hn)
+		}
+	}
+	for _, hd := range b.hosts {
+		if b.onlyUngrouped(hd) && !slices.Contains(keep, hd.name) {
+			keep = append(keep, hd.name)
+		}
+	}
+	u.hosts = keep
+}
+
+func (b *builder) onlyUngrouped(hd *hostDef) bool {
+	for _, g := range hd.groups {
+		if g != "all" && g != "ungrouped" {
+			return false
+		}
+	}
+	return true
+}
+
+// walkHosts is Ansible's Group.get_hosts: the group's own hosts, then
+// those of its descendants, the children in order, then the grandchildren,
+// level by level. Ansible walks each level below the children as a Python
+// set of groups, whose order follows memory addresses and changes from
+// run to run; estab takes the level in the order its parents were walked.
+func (inv *Inventory) walkHosts(name string) []*Host {
+	order := []string{name}
+	seen := map[string]bool{name: true}
+	level := []string{name}
+	for len(level) > 0 {
+		var next []string
+		for _, g := range level {
+			for _, c := range inv.groups[g].Children {
+				if !seen[c] {
+					seen[c] = true
+					order = append(order, c)
+					next = append(next, c)
+				}
+			}
+		}
+		level = next
+	}
+	var out []*Host
+	have := map[*Host]bool{}
+	for _, g := range order {
+		for _, h := range inv.groups[g].DirectHosts {
+			if !have[h] {
+				have[h] = true
+				out = append(out, h)
+			}
+		}
+	}
+	return out
+}
+
+// buildGroups builds every Group but its hosts. The group graph must be
 // acyclic.
 func (b *builder) buildGroups() map[string]*Group {
 	depth := b.depths()
 	groups := map[string]*Group{}
-	for _, name := range sortedKeys(b.groups) {
+	for _, name := range b.order {
 		gd := b.groups[name]
 		g := &Group{Name: name, Depth: depth[name], Priority: 1, Vars: map[string]any{}}
 		if gd.line > 0 {
 			g.Source = b.pos(gd.line)
 		}
 		g.Parents = slices.Sorted(slices.Values(gd.parents))
-		g.Children = slices.Sorted(slices.Values(gd.children))
+		g.Children = slices.Clone(gd.children)
 		for _, v := range gd.vars {
 			if v.key == "ansible_group_priority" {
 				if p, ok := toInt(v.val); ok {

@@ -24,7 +24,7 @@ var (
 // are read as Python literals where possible, as Ansible does. In :vars
 // sections the value is the rest of the line after the first "=".
 func (b *builder) parseINI(data []byte) error {
-	p := &iniParser{b: b, group: "ungrouped", state: "hosts", undeclared: map[string]iniRef{}}
+	p := &iniParser{b: b, group: "ungrouped", state: "hosts", undeclared: map[string]iniRef{}, pending: map[string][]iniRef{}}
 	for i, raw := range strings.Split(string(data), "\n") {
 		line := strings.TrimSpace(raw)
 		if line == "" || line[0] == '#' || line[0] == ';' {
@@ -46,6 +46,10 @@ type iniParser struct {
 	// their first-seen order.
 	undeclared map[string]iniRef
 	order      []string
+
+	// Children named before their group exists: Ansible adds these edges
+	// when the group's section comes, which decides the children's order.
+	pending map[string][]iniRef
 }
 
 // iniRef is where an undeclared group was first referenced.
@@ -94,6 +98,10 @@ func (p *iniParser) section(line string, n int) {
 		g := p.b.group(p.group, n)
 		g.declared = true
 		delete(p.undeclared, p.group)
+		for _, ref := range p.pending[p.group] {
+			p.b.addChild(ref.parent, p.group, ref.line)
+		}
+		delete(p.pending, p.group)
 	case "vars":
 		p.reference(p.group, iniRef{line: n})
 		p.b.group(p.group, n)
@@ -126,7 +134,12 @@ func (p *iniParser) childLine(line string, n int) {
 		p.b.errs.add(n, "group %q cannot be its own child", p.group)
 		return
 	}
-	p.reference(child, iniRef{line: n, parent: p.group})
+	ref := iniRef{line: n, parent: p.group}
+	p.reference(child, ref)
+	if p.b.groups[child] == nil {
+		p.pending[child] = append(p.pending[child], ref)
+		return
+	}
 	p.b.addChild(p.group, child, n)
 }
 
@@ -190,7 +203,9 @@ func (b *builder) iniHostLine(group, line string, n int) {
 	}
 	var defs []varDef
 	if port != 0 {
-		defs = append(defs, b.varDef("ansible_port", port, n))
+		d := b.varDef("ansible_port", port, n)
+		d.addr = true
+		defs = append(defs, d)
 	}
 	for _, t := range toks[1:] {
 		k, v, ok := strings.Cut(t, "=")

@@ -36,28 +36,46 @@ type Host struct {
 // precedence for h, or "" if h has no such variable.
 func (h *Host) VarSource(key string) string { return h.varSrc[key] }
 
-// Group is an inventory group.
+// Group is an inventory group. Its fields are in Ansible's orders, so that
+// walking from Group("all") through Children lists groups and hosts as
+// ansible-inventory --list does.
 type Group struct {
 	Name     string
 	Parents  []string       // sorted; empty only for "all"
-	Children []string       // sorted
+	Children []string       // in the order they were added (Ansible's child_groups)
 	Vars     map[string]any // the group's own vars (ansible_group_priority excluded)
 	Depth    int            // longest path from "all" (all = 0)
 	Priority int            // ansible_group_priority, default 1
 	Source   string         // "file:line" of the first definition
-	Hosts    []*Host        // direct and inherited members, in inventory order
+
+	// DirectHosts are the hosts listed in the group itself, in the order
+	// they were added (ansible-inventory --list's "hosts"); ungrouped
+	// holds exactly the hosts in no other group.
+	DirectHosts []*Host
+	// Hosts are the direct hosts, then the hosts of the descendants, in
+	// Ansible's order (Group.get_hosts): what "web" selects and what
+	// "web[0]" indexes. Group("all").Hosts is the run order.
+	Hosts []*Host
 }
 
 // Inventory is a parsed inventory.
 type Inventory struct {
-	File   string
-	hosts  []*Host
-	byName map[string]*Host
-	groups map[string]*Group
+	File       string
+	hosts      []*Host
+	byName     map[string]*Host
+	groups     map[string]*Group
+	groupOrder []string // in order of creation, as Ansible matches patterns against them
+	warnings   []*Error
 }
 
-// Hosts returns every host in order of first appearance.
+// Hosts returns every host in order of first appearance (Ansible's
+// inventory order of hosts, which is not the run order: see Select).
 func (inv *Inventory) Hosts() []*Host { return slices.Clone(inv.hosts) }
+
+// Warnings returns what Ansible would warn about but accepts, such as a
+// duplicate YAML key (the last one is used) or a name that is both a
+// group and a host. The caller shows them; they do not stop a run.
+func (inv *Inventory) Warnings() []*Error { return slices.Clone(inv.warnings) }
 
 // Host returns the host with exactly that name, or nil.
 func (inv *Inventory) Host(name string) *Host { return inv.byName[name] }

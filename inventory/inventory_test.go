@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -28,7 +29,7 @@ func hostNamesOf(hs []*Host) []string {
 }
 
 // dump renders hosts (sorted by name) with their groups and vars, and the
-// group tree, so that two inventories can be compared whatever the format.
+// group tree (children sorted: their order follows the format), so that two inventories can be compared whatever the format.
 func dump(inv *Inventory) string {
 	var lines []string
 	for _, h := range inv.Hosts() {
@@ -37,7 +38,7 @@ func dump(inv *Inventory) string {
 	sort.Strings(lines)
 	for _, g := range inv.Groups() {
 		lines = append(lines, fmt.Sprintf("group %s parents=%v children=%v depth=%d hosts=%d vars=%v",
-			g.Name, g.Parents, g.Children, g.Depth, len(g.Hosts), g.Vars))
+			g.Name, g.Parents, slices.Sorted(slices.Values(g.Children)), g.Depth, len(g.Hosts), g.Vars))
 	}
 	return strings.Join(lines, "\n")
 }

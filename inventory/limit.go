@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -20,7 +21,8 @@ var (
 )
 
 // Select returns the hosts matched by an Ansible --limit pattern, in
-// inventory order without duplicates:
+// Ansible's run order (the order of Group("all").Hosts, as
+// ansible all --list-hosts --limit P prints them):
 //
 //	"" / all / *             every host
 //	web1, web, db*           host or group names and fnmatch globs
@@ -30,15 +32,48 @@ var (
 //	web:!web3                exclusion
 //	web[0] web[-1] web[1:3]  Ansible subscripts (end inclusive) of what "web" matches
 //
-// As in Ansible, plain terms are unioned first, then every &term intersects,
-// then every !term excludes, whatever their order in the pattern. A name
-// that is exactly a host's is that host. "db[12]" is read as a subscript or
-// as a glob class, whichever selects hosts; if both do and differ, it is an
-// error rather than a guess ([-1] and [a:b] are always subscripts). Unlike
-// Ansible, which only warns, a term that matches no host or group is an
-// error, and so is a pattern that selects no host.
+// The rules are Ansible's (inventory/manager.py): plain terms are unioned
+// first, then every &term intersects, then every !term excludes, whatever
+// their order in the pattern; a plain term that is exactly a host's name is
+// that host, but &x and !x name the group x first; x[…] is always a
+// subscript of what x matches, never a glob class. Unlike Ansible, which
+// only warns, a term that matches no host or group is an error, and so are
+// a subscript out of range and a pattern that selects no host.
 func (inv *Inventory) Select(limit string) ([]*Host, error) {
-	shown := strings.TrimSpace(limit)
+	shown, picked, err := inv.evaluate(limit)
+	if err != nil {
+		return nil, err
+	}
+	keep := map[*Host]bool{}
+	for _, h := range picked {
+		keep[h] = true
+	}
+	var out []*Host
+	for _, h := range inv.groups["all"].Hosts {
+		if keep[h] {
+			out = append(out, h)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("limit %q selects no host", shown)
+	}
+	return out, nil
+}
+
+// Match returns the hosts of pattern in the order Ansible gives a play's
+// hosts: ansible PATTERN --list-hosts, terms in the order written. Select
+// is the --limit order, which is always the inventory's run order.
+func (inv *Inventory) Match(pattern string) ([]*Host, error) {
+	shown, out, err := inv.evaluate(pattern)
+	if err == nil && len(out) == 0 {
+		err = fmt.Errorf("pattern %q selects no host", shown)
+	}
+	return out, err
+}
+
+// evaluate is Ansible's _evaluate_patterns.
+func (inv *Inventory) evaluate(pattern string) (string, []*Host, error) {
+	shown := strings.TrimSpace(pattern)
 	if shown == "" {
 		shown = "all"
 	}
@@ -56,45 +91,41 @@ func (inv *Inventory) Select(limit string) ([]*Host, error) {
 	if len(regular) == 0 {
 		regular = []string{"all"}
 	}
-	sel := map[*Host]bool{}
-	for _, t := range regular {
-		hs, err := inv.term(shown, t)
+	var hosts []*Host
+	for _, t := range append(append(regular, inter...), excl...) {
+		if h := inv.byName[t]; h != nil {
+			hosts = append(hosts, h)
+			continue
+		}
+		that, err := inv.term(shown, t)
 		if err != nil {
-			return nil, err
+			return shown, nil, err
 		}
-		for _, h := range hs {
-			sel[h] = true
+		set := map[*Host]bool{}
+		for _, h := range that {
+			set[h] = true
 		}
-	}
-	for _, t := range inter {
-		hs, err := inv.term(shown, t[1:])
-		if err != nil {
-			return nil, err
-		}
-		keep := map[*Host]bool{}
-		for _, h := range hs {
-			keep[h] = true
-		}
-		for h := range sel {
-			if !keep[h] {
-				delete(sel, h)
-			}
+		switch t[0] {
+		case '!':
+			hosts = slices.DeleteFunc(hosts, func(h *Host) bool { return set[h] })
+		case '&':
+			hosts = slices.DeleteFunc(hosts, func(h *Host) bool { return !set[h] })
+		default:
+			hosts = append(hosts, that...)
 		}
 	}
-	for _, t := range excl {
-		hs, err := inv.term(shown, t[1:])
-		if err != nil {
-			return nil, err
+	return shown, dedupe(hosts), nil
+}
+
+func dedupe(hs []*Host) []*Host {
+	seen := map[*Host]bool{}
+	return slices.DeleteFunc(hs, func(h *Host) bool {
+		if seen[h] {
+			return true
 		}
-		for _, h := range hs {
-			delete(sel, h)
-		}
-	}
-	out := inv.inOrder(sel)
-	if len(out) == 0 {
-		return nil, fmt.Errorf("limit %q selects no host", shown)
-	}
-	return out, nil
+		seen[h] = true
+		return false
+	})
 }
 
 // splitLimit splits a pattern as Ansible's split_host_pattern does.
@@ -138,6 +169,9 @@ func isAddress(p string) bool {
 }
 
 func (inv *Inventory) term(limit, t string) ([]*Host, error) {
+	if t[0] == '&' || t[0] == '!' {
+		t = t[1:]
+	}
 	if t == "" {
 		return nil, fmt.Errorf("limit %q: empty term after & or !", limit)
 	}
@@ -146,122 +180,79 @@ func (inv *Inventory) term(limit, t string) ([]*Host, error) {
 		return nil, fmt.Errorf("limit %q: %w", limit, err)
 	}
 	if !found {
+		if m := subscriptRe.FindStringSubmatch(t); m != nil && t[0] != '~' {
+			return nil, fmt.Errorf("limit %q: %q matches no host or group (in %q, [...] is a subscript of it, as in Ansible, not a glob class; for a class use ~regex)", limit, m[1], t)
+		}
 		return nil, fmt.Errorf("limit %q: %q matches no host or group", limit, t)
 	}
 	return hs, nil
 }
 
-// matchTerm matches one term (without & or !). found reports whether it
-// named something, even a group without hosts.
+// matchTerm is Ansible's _match_one_pattern for one term (without & or !):
+// what expr matches, then its subscript. found reports whether expr named
+// something, even a group without hosts.
 func (inv *Inventory) matchTerm(t string) (hosts []*Host, found bool, err error) {
-	if h := inv.byName[t]; h != nil {
-		return []*Host{h}, true, nil
-	}
-	if strings.HasPrefix(t, "~") {
-		re, err := regexp.Compile(`^(?:` + t[1:] + `)`)
-		if err != nil {
-			return nil, false, fmt.Errorf("invalid regular expression %q: %v", t, err)
+	expr, m := t, []string(nil)
+	if !strings.HasPrefix(t, "~") {
+		if m = subscriptRe.FindStringSubmatch(t); m != nil {
+			expr = m[1]
 		}
-		hosts, found := inv.enumerate(re.MatchString, true)
-		return hosts, found, nil
 	}
-	match, err := globMatcher(t)
+	hosts, found, err = inv.enumerate(expr)
+	if err != nil || !found || m == nil {
+		return hosts, found, err
+	}
+	if len(hosts) == 0 {
+		return nil, true, nil // Ansible: a subscript of nothing is nothing
+	}
+	sub, err := subscript(hosts, m)
 	if err != nil {
-		return nil, false, err
-	}
-	globHosts, globFound := inv.enumerate(match, hasGlobChars(t))
-	m := subscriptRe.FindStringSubmatch(t)
-	if m == nil {
-		return globHosts, globFound, nil
-	}
-	// "db[1]" is an Ansible subscript (the second host of db) or a glob
-	// class (host db1). Use whichever reading selects hosts; refuse to guess
-	// when both do and they differ.
-	base, err := globMatcher(m[1])
-	if err != nil {
-		return globHosts, globFound, nil
-	}
-	all, found := inv.enumerate(base, hasGlobChars(m[1]))
-	if !found {
-		return globHosts, globFound, nil
-	}
-	sub, subErr := subscript(all, m)
-	if strings.HasPrefix(m[2], "-") || m[4] == ":" {
-		// [-1], [1:3], [2:] only make sense as subscripts.
-		if subErr != nil {
-			return nil, true, fmt.Errorf("%q: %v", t, subErr)
-		}
-		return sub, true, nil
-	}
-	switch {
-	case subErr != nil && len(globHosts) > 0:
-		return globHosts, true, nil
-	case subErr != nil:
-		return nil, true, fmt.Errorf("%q: %v", t, subErr)
-	case len(globHosts) > 0 && !sameHosts(sub, globHosts):
-		return nil, true, fmt.Errorf("%q is ambiguous: as an Ansible subscript it selects %s, as a glob %s; name the hosts or use ~regex",
-			t, hostNames(sub), hostNames(globHosts))
+		return nil, true, fmt.Errorf("%q: %v", t, err)
 	}
 	return sub, true, nil
 }
 
-func sameHosts(a, b []*Host) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
+// enumerate is Ansible's _enumerate_matches: the hosts of every matching
+// group (groups in order of creation, each in its Hosts order), then the
+// matching hosts when no group matched or the pattern is a glob or regex.
+// Duplicates stay: a subscript indexes this very list.
+func (inv *Inventory) enumerate(pat string) ([]*Host, bool, error) {
+	var match func(string) bool
+	if strings.HasPrefix(pat, "~") {
+		re, err := regexp.Compile(`^(?:` + pat[1:] + `)`)
+		if err != nil {
+			return nil, false, fmt.Errorf("invalid regular expression %q: %v", pat, err)
+		}
+		match = re.MatchString
+	} else {
+		var err error
+		if match, err = globMatcher(pat); err != nil {
+			return nil, false, err
 		}
 	}
-	return true
-}
-
-func hostNames(hs []*Host) string {
-	names := make([]string, len(hs))
-	for i, h := range hs {
-		names[i] = h.Name
-	}
-	return strings.Join(names, ",")
-}
-
-// enumerate is Ansible's _enumerate_matches: hosts of matching groups, plus
-// matching hosts when no group matched or the pattern is a glob/regex.
-func (inv *Inventory) enumerate(match func(string) bool, glob bool) ([]*Host, bool) {
-	set := map[*Host]bool{}
+	var out []*Host
 	found := false
-	for name, g := range inv.groups {
+	for _, name := range inv.groupOrder {
 		if match(name) {
 			found = true
-			for _, h := range g.Hosts {
-				set[h] = true
-			}
+			out = append(out, inv.groups[name].Hosts...)
 		}
 	}
-	if !found || glob {
+	if !found || strings.HasPrefix(pat, "~") || hasGlobChars(pat) {
 		for _, h := range inv.hosts {
 			if match(h.Name) {
 				found = true
-				set[h] = true
+				out = append(out, h)
 			}
 		}
 	}
-	return inv.inOrder(set), found
-}
-
-func (inv *Inventory) inOrder(set map[*Host]bool) []*Host {
-	out := make([]*Host, 0, len(set))
-	for _, h := range inv.hosts {
-		if set[h] {
-			out = append(out, h)
-		}
-	}
-	return out
+	return out, found, nil
 }
 
 func hasGlobChars(s string) bool { return strings.ContainsAny(s, ".?*[") }
 
-// subscript applies [i] or [start:end] (end inclusive, as in Ansible).
+// subscript applies [i] or [start:end] as Ansible's _apply_subscript:
+// end inclusive, [i:] to the last host, and [i:0] the same as [i].
 func subscript(hosts []*Host, m []string) ([]*Host, error) {
 	n := len(hosts)
 	if m[2] != "" {
@@ -279,6 +270,9 @@ func subscript(hosts []*Host, m []string) ([]*Host, error) {
 	var err2 error
 	if m[5] != "" {
 		end, err2 = strconv.Atoi(m[5])
+	}
+	if err1 == nil && err2 == nil && end == 0 {
+		return subscript(hosts, []string{"", "", m[3]}) // Python: "if end:" is false for 0
 	}
 	if err1 != nil || err2 != nil || start >= n || start > end {
 		return nil, fmt.Errorf("subscript [%s%s%s] selects no host (%d hosts)", m[3], m[4], m[5], n)

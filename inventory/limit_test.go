@@ -63,8 +63,8 @@ func TestSelect(t *testing.T) {
 		{"web[-1]", []string{"web3"}},          // from the end
 		{"web[1:]", []string{"web2", "web3"}},  // open range
 		{"web[0:1]", []string{"web1", "web2"}}, // inclusive
-		{"db[12]", []string{"db1", "db2"}},     // subscript out of range: a glob class
-		{"web[23]", []string{"web2", "web3"}},  // idem
+		{"web[0:0]", []string{"web1"}},         // Python: [i:0] is [i]
+		{"db[01]", []string{"db2"}},            // a subscript, never a glob class
 		{"web[1:3]:!web3", []string{"web2"}},   // a subscript term in a list
 		{"mail.example.com", []string{"mail.example.com"}},
 	}
@@ -108,7 +108,8 @@ func TestSelectErrors(t *testing.T) {
 		{"web[7:9]", `selects no host (3 hosts)`},
 		{"web[-4]", `out of range`},
 		{"web,!", `empty term`},
-		{"db[1]", `ambiguous`}, // subscript: db2; glob: db1
+		{"db[12]", `subscript [12] out of range`}, // Ansible errs too, never a glob class
+		{"mon[0:2]", `"mon" matches no host or group`},
 		{"x[z-a]", `invalid pattern`},
 	}
 	for _, tc := range tests {

@@ -99,6 +99,7 @@ func (p *yamlParser) spendN(n int) error {
 // explicit keys override merged ones.
 func (p *yamlParser) pairs(m *yaml.Node, fn func(k, v *yaml.Node) error) error {
 	var explicit [][2]*yaml.Node
+	index := map[string]int{}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := p.deref(m.Content[i]), m.Content[i+1]
 		if err := p.spend(); err != nil {
@@ -126,6 +127,14 @@ func (p *yamlParser) pairs(m *yaml.Node, fn func(k, v *yaml.Node) error) error {
 			}
 			continue
 		}
+		if i, dup := index[keyID(k)]; dup && k.Kind == yaml.ScalarNode {
+			// As Ansible (PyYAML into a dict): the last value, at the first
+			// key's place, and a warning.
+			p.warns.add(k.Line, "duplicate key %q (line %d); using the last value only", k.Value, explicit[i][0].Line)
+			explicit[i][1] = v
+			continue
+		}
+		index[keyID(k)] = len(explicit)
 		explicit = append(explicit, [2]*yaml.Node{k, v})
 	}
 	for _, kv := range explicit {
@@ -135,6 +144,9 @@ func (p *yamlParser) pairs(m *yaml.Node, fn func(k, v *yaml.Node) error) error {
 	}
 	return nil
 }
+
+// keyID identifies a scalar key as Python would: 1 and "1" differ.
+func keyID(k *yaml.Node) string { return k.ShortTag() + " " + k.Value }
 
 var groupKeys = []string{"children", "hosts", "vars"}
 
@@ -248,7 +260,9 @@ func (p *yamlParser) host(group string, k, v *yaml.Node) error {
 	}
 	var defs []varDef
 	if port != 0 {
-		defs = append(defs, p.varDef("ansible_port", port, k.Line))
+		d := p.varDef("ansible_port", port, k.Line)
+		d.addr = true
+		defs = append(defs, d)
 	}
 	if v != nil && v.Kind == yaml.MappingNode {
 		err := p.pairs(v, func(vk, vv *yaml.Node) error {
