@@ -100,6 +100,11 @@ func Inventory(c Connection) (*inventory.Tree, []*inventory.Host, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if c.Warn != nil {
+		for _, w := range t.Warnings() {
+			c.Warn(w.Error())
+		}
+	}
 	sel, err := t.Select(c.Limit)
 	if err != nil {
 		return nil, nil, err

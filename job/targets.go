@@ -56,6 +56,10 @@ type Connection struct {
 
 	// Passphrase is asked once per encrypted key file; nil = skip them.
 	Passphrase func(keyFile string) ([]byte, error)
+
+	// Warn is told what the inventory warns about (a duplicate YAML key,
+	// whose last value is kept, as Ansible does); nil = not told.
+	Warn func(msg string)
 }
 
 // host is one selected inventory host with its resolved SSH target.
@@ -95,6 +99,11 @@ func (c Connection) resolve() ([]host, error) {
 	inv, err := inventory.Load(c.Inventory)
 	if err != nil {
 		return nil, err
+	}
+	if c.Warn != nil {
+		for _, w := range inv.Warnings() {
+			c.Warn(w.Error())
+		}
 	}
 	picked, err := inv.Select(c.Limit)
 	if err != nil {

@@ -19,10 +19,12 @@ type connFlags struct {
 	output        string
 	askBecomePass bool
 	listHosts     bool
+	cmd           *cobra.Command // for stderr, where inventory warnings go
 }
 
 // register adds the shared flags to c in the README's order.
 func (f *connFlags) register(c *cobra.Command) {
+	f.cmd = c
 	fs := c.Flags()
 	fs.SortFlags = false
 	o := &f.conn
@@ -96,6 +98,7 @@ func (f *connFlags) connection() (job.Connection, error) {
 	}
 	c := f.conn
 	c.Passphrase = promptPassphrase
+	c.Warn = func(msg string) { fmt.Fprintf(f.cmd.ErrOrStderr(), "estab: warning: %s\n", msg) }
 	if f.askBecomePass {
 		c.BecomePassword = func() ([]byte, error) { return promptSecret("BECOME password: ") }
 	}

@@ -60,6 +60,7 @@ func newInventoryCmd() *cobra.Command {
 		case f.conn.Port < 0 || f.conn.Port > 65535:
 			return usageErr(stderr, "--port %d out of range", f.conn.Port)
 		}
+		f.conn.Warn = func(msg string) { fmt.Fprintf(stderr, "estab: warning: %s\n", msg) }
 		var err error
 		if f.connections {
 			err = showConnections(c, f.conn)

@@ -66,11 +66,6 @@ var knownLines = map[string]map[string]string{
 	"kubespray-ini":     {"  |  |--{ansible_host = ": "Ansible's group/host name clash", "  |  |--{ansible_user = ": "Ansible's group/host name clash"},
 }
 
-// orderPending are selections whose order Ansible walks through child
-// groups (own hosts first, then each child in turn), which estab's
-// selection does not do yet (issue 9, item 4, on its own branch).
-var orderPending = map[string]bool{"tree-order-ini": true}
-
 func dropKnown(name, s string) string {
 	var keep []string
 	for _, l := range strings.SplitAfter(s, "\n") {
@@ -113,10 +108,6 @@ func TestInventoryMatchesAnsibleInventory(t *testing.T) {
 					if code != exitUsage || out != "" || !strings.Contains(stderr, why) {
 						t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and %q", args, code, out, stderr, why)
 					}
-					continue
-				}
-				if strings.Contains(file, ".list-hosts.") && orderPending[name] {
-					t.Logf("%s: order not compared: Ansible's walk of child groups is another change of issue 9", file)
 					continue
 				}
 				want, err := os.ReadFile(filepath.Join(goldens, strings.Replace(file, ".list-hosts.ping", ".list-hosts.txt", 1)))
@@ -240,6 +231,21 @@ func TestCompleteInventoryHostAndGroup(t *testing.T) {
 	} {
 		if got := complete(t, tc.args...); !slices.Equal(got, tc.want) {
 			t.Errorf("complete %q = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}
+
+// A duplicate YAML key keeps the last value, as Ansible does, and says so
+// on stderr; stdout stays the selection.
+func TestDuplicateYAMLKeyWarns(t *testing.T) {
+	inv := writeFile(t, "dup.yaml", "all:\n  hosts:\n    web1:\n      ansible_host: 10.0.0.1\n    web1:\n      ansible_host: 10.0.0.2\n")
+	for _, args := range [][]string{{"apply", "-i", inv, "--list-hosts"}, {"inventory", "-i", inv, "--host", "web1"}} {
+		code, out, stderr := estab(t, args...)
+		if code != exitOK || !strings.Contains(stderr, `dup.yaml:5: duplicate key "web1" (line 3); using the last value only`) || strings.Contains(out, "warning") {
+			t.Fatalf("%q: exit %d, stdout %q, stderr %q", args, code, out, stderr)
+		}
+		if args[0] == "inventory" && !strings.Contains(out, "10.0.0.2") {
+			t.Fatalf("not the last value: %s", out)
 		}
 	}
 }
