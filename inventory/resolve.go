@@ -104,7 +104,16 @@ func (r *resolver) endpoint(name string, h *Host, target bool, forceUser string,
 	if h.Port != 0 {
 		preset(&st.port, "Port", strconv.Itoa(h.Port))
 	}
-	preset(&st.hostname, "HostName", h.Address)
+	// A target's ansible_host is what Ansible hands ssh as the destination:
+	// ssh_config's Host and Match originalhost see it, not the inventory
+	// name. A jump is reached by its name (-o ProxyJump=NAME), with the
+	// inventory's address as its HostName.
+	dest := name
+	if target && h.Address != "" {
+		dest = h.Address
+	} else {
+		preset(&st.hostname, "HostName", h.Address)
+	}
 	if h.proxy.proxySet {
 		st.proxy = sshVal{"ProxyJump", h.proxy.proxy, h.proxySrc}
 		if h.proxy.isCmd {
@@ -114,7 +123,7 @@ func (r *resolver) endpoint(name string, h *Host, target bool, forceUser string,
 			st.proxy.val = "none"
 		}
 	}
-	host, err := r.cfg.evaluate(name, st, r.local)
+	host, err := r.cfg.evaluate(dest, st, r.local)
 	if err != nil {
 		return Endpoint{}, sshVal{}, err
 	}
@@ -127,7 +136,7 @@ func (r *resolver) endpoint(name string, h *Host, target bool, forceUser string,
 	if st.user.val != "" {
 		ep.User = st.user.val
 	}
-	tokens := connTokens(r.local, name, host, strconv.Itoa(ep.Port), ep.User)
+	tokens := connTokens(r.local, dest, host, strconv.Itoa(ep.Port), ep.User)
 	if ep.IdentityFiles, err = r.identityFiles(h, target, st.ids, tokens); err != nil {
 		return ep, sshVal{}, err
 	}
@@ -151,23 +160,27 @@ func (r *resolver) expandFile(v sshVal, p string, tokens map[byte]string) (strin
 	return x, nil
 }
 
-// identityFiles are the command line's key (targets only), else the
-// inventory's, else ssh_config's IdentityFiles, else the command line's
-// key for a jump. nil means OpenSSH's defaults; an empty list (only
-// "IdentityFile none") means no key file at all.
+// identityFiles are the command line's key (targets only) or else the
+// inventory's, tried first, then ssh_config's IdentityFiles: Ansible
+// passes its key as -o IdentityFile=, which ssh adds ahead of the file's.
+// A jump without IdentityFile falls back to the command line's key. nil
+// means OpenSSH's defaults; an empty list (only "IdentityFile none")
+// means no key file at all.
 func (r *resolver) identityFiles(h *Host, target bool, ids []sshVal, tokens map[byte]string) ([]string, error) {
 	cli := r.ov.PrivateKeyFile
+	var files []string
 	switch {
 	case target && cli != "":
-		return []string{userenv.ExpandTilde(cli)}, nil
+		files = []string{userenv.ExpandTilde(cli)}
 	case h.PrivateKeyFile != "":
-		return []string{h.PrivateKeyFile}, nil
+		files = []string{h.PrivateKeyFile}
 	case len(ids) == 0 && !target && cli != "":
 		return []string{userenv.ExpandTilde(cli)}, nil
 	case len(ids) == 0:
 		return nil, nil
+	default:
+		files = []string{}
 	}
-	files := []string{}
 	for _, v := range ids {
 		if isNone(v.val) {
 			continue
@@ -176,7 +189,9 @@ func (r *resolver) identityFiles(h *Host, target bool, ids []sshVal, tokens map[
 		if err != nil {
 			return nil, err
 		}
-		files = append(files, p)
+		if !slices.Contains(files, p) {
+			files = append(files, p)
+		}
 	}
 	return files, nil
 }

@@ -3,6 +3,7 @@ package inventory
 import (
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -120,6 +121,35 @@ Host jumphost
 		}
 		if err != nil || got.val != tc.jump {
 			t.Errorf("%s: proxy = %+v, %v; want ProxyJump %q", tc.host, got, err, tc.jump)
+		}
+	}
+}
+
+// Ansible passes its key as -o IdentityFile=, which ssh tries ahead of
+// ssh_config's IdentityFiles, not instead of them.
+func TestKeyGoesAheadOfSSHConfigKeys(t *testing.T) {
+	home := sshEnv(t, "", "")
+	path := filepath.Join(t.TempDir(), "config")
+	writeFile(t, path, "Host web1\n    IdentityFile ~/.ssh/cfg_key\n    IdentityFile /keys/inv\n")
+	cfg, err := LoadSSHConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := mustParse(t, "inv.ini", "web1 ansible_ssh_private_key_file=/keys/inv\n")
+	cfgKey := filepath.Join(home, ".ssh/cfg_key")
+	for _, tc := range []struct {
+		ov   Overrides
+		want []string
+	}{
+		{Overrides{}, []string{"/keys/inv", cfgKey}},
+		{Overrides{PrivateKeyFile: "/keys/cli"}, []string{"/keys/cli", cfgKey, "/keys/inv"}},
+	} {
+		ep, err := inv.Resolve(inv.Host("web1"), cfg, tc.ov)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(ep.IdentityFiles, tc.want) {
+			t.Errorf("--private-key %q: IdentityFiles %q, want %q", tc.ov.PrivateKeyFile, ep.IdentityFiles, tc.want)
 		}
 	}
 }

@@ -196,7 +196,8 @@ web2 ansible_ssh_common_args='-J admin@bastion1:2022'
 web3 ansible_ssh_common_args='-o ProxyJump=cfgjump,second'
 web4 ansible_ssh_extra_args='-o ProxyJump=none'
 [db]
-db1 ansible_host=10.0.2.1
+db1
+db2 ansible_host=10.0.2.1
 [misc]
 loop ansible_ssh_common_args='-J loopa'
 self ansible_ssh_common_args='-J self'
@@ -223,6 +224,9 @@ ansible_ssh_common_args=-o ProxyJump=bastion1
 		{"inventory host as jump", "web1", []Endpoint{bastion}, ""},
 		{"user@host:port in the element wins", "web2", []Endpoint{{Name: "bastion1", Address: "203.0.113.10", Port: 2022, User: "admin", IdentityFiles: []string{"/keys/jump"}}}, ""},
 		{"ssh_config jump with its own ProxyJump prepended", "db1", []Endpoint{outer, cfgjump}, ""},
+		// Ansible hands ssh the ansible_host as the destination: Host db*
+		// never sees the name db2.
+		{"ansible_host is what ssh_config's Host matches", "db2", nil, ""},
 		{"list: only the first element's own jump counts", "web3", []Endpoint{outer, cfgjump, {Name: "second", Address: "second", Port: 22, User: me}}, ""},
 		{"ProxyJump=none in the inventory beats ssh_config", "web4", nil, ""},
 		{"ssh_config ProxyJump none", "direct", nil, ""},
@@ -232,7 +236,7 @@ ansible_ssh_common_args=-o ProxyJump=bastion1
 		{"group-wide jump through an inventory bastion", "web5", []Endpoint{bastion}, ""},
 		{"the bastion in that group would jump through itself: an error, not a direct dial", "bastion1", nil, "ProxyJump loop: bastion1 -> bastion1"},
 		{"ProxyCommand in ssh_config", "legacy", nil, path + ":20: ProxyCommand \"ssh -W %h:%p gw\" is not supported"},
-		{"ProxyCommand in the inventory", "invcmd", nil, "inv.ini:17: ProxyCommand"},
+		{"ProxyCommand in the inventory", "invcmd", nil, "inv.ini:18: ProxyCommand"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

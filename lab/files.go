@@ -35,7 +35,9 @@ func (l *Lab) sshConfig() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# estab lab %s: ssh -F %s HOST\n", l.Prefix, l.SSHConfig)
 	for _, h := range l.Hosts {
-		fmt.Fprintf(&b, "\nHost %s\n", h.Name)
+		// By name for `ssh NAME`, and by address: Ansible (and estab) hand
+		// ssh the inventory's ansible_host as the destination.
+		fmt.Fprintf(&b, "\nHost %s %s\n", h.Name, h.Addr4)
 		fmt.Fprintf(&b, "    HostName %s\n", h.Addr4)
 		fmt.Fprintf(&b, "    User %s\n", h.User)
 		b.WriteString("    Port 22\n")

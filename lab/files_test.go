@@ -99,7 +99,7 @@ func checkKnownHosts(t *testing.T, l *lab.Lab) {
 func checkSSHConfig(t *testing.T, l *lab.Lab) {
 	sc, _ := os.ReadFile(l.SSHConfig)
 	for _, h := range l.Hosts {
-		if !strings.Contains(string(sc), fmt.Sprintf("Host %s\n    HostName %s\n    User %s\n", h.Name, h.Addr4, h.User)) {
+		if !strings.Contains(string(sc), fmt.Sprintf("Host %s %s\n    HostName %s\n    User %s\n", h.Name, h.Addr4, h.Addr4, h.User)) {
 			t.Errorf("ssh_config lacks the entry of %s:\n%s", h.Name, sc)
 		}
 	}

@@ -280,7 +280,7 @@ func TestKnownHostsAndSSHConfig(t *testing.T) {
 		t.Errorf("known_hosts:\n%s\nwant:\n%s", kh, want)
 	}
 	sc := l.sshConfig()
-	for _, s := range []string{"\nHost db2\n    HostName 198.18.7.11\n    User lbtpw\n    Port 22\n",
+	for _, s := range []string{"\nHost db2 198.18.7.11\n    HostName 198.18.7.11\n    User lbtpw\n    Port 22\n",
 		"IdentitiesOnly yes", "UserKnownHostsFile /srv/lab/known_hosts", "StrictHostKeyChecking yes"} {
 		if !strings.Contains(sc, s) {
 			t.Errorf("ssh_config lacks %q:\n%s", s, sc)
