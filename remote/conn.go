@@ -126,21 +126,47 @@ func (c *Conn) fail(kind Kind, op string, err error) *Error {
 // is then broken: the command's end is unknown), or an *Error for a lost
 // connection or a dead shell, after which every Run fails.
 func (c *Conn) Run(ctx context.Context, cmd Command) (Result, error) {
+	rs, err := c.RunAll(ctx, []Command{cmd})
+	if len(rs) == 1 {
+		return rs[0], err
+	}
+	return Result{Argv: slices.Clone(cmd.Argv), Host: c.target.Name}, err
+}
+
+// RunAll sends every command to the shell at once and reads their answers
+// in order: one round trip for all of them. The commands must not depend
+// on each other's outcome (each runs whatever the others' exit codes);
+// each is framed with its own nonce and sequence number as a single Run.
+// On an error the results before the failing command are returned with it;
+// the Conn is then broken as for Run.
+func (c *Conn) RunAll(ctx context.Context, cmds []Command) ([]Result, error) {
 	c.runMu.Lock()
 	defer c.runMu.Unlock()
-	res := Result{Argv: slices.Clone(cmd.Argv), Host: c.target.Name}
-	op := "run " + displayArgv(cmd.Argv, 60)
-	if err := c.brokenErr(); err != nil {
-		return res, err
+	if len(cmds) == 0 {
+		return nil, nil
 	}
-	line, err := buildCommand(cmd)
-	if err != nil {
-		return res, fmt.Errorf("%s: %s: %w", c.target.Name, op, err)
+	op := "run " + displayArgv(cmds[0].Argv, 60)
+	if len(cmds) > 1 {
+		op = fmt.Sprintf("%s (and %d more)", op, len(cmds)-1)
+	}
+	if err := c.brokenErr(); err != nil {
+		return nil, err
+	}
+	var framed strings.Builder
+	nonces := make([]string, len(cmds))
+	seqs := make([]uint64, len(cmds))
+	for i, cmd := range cmds {
+		line, err := buildCommand(cmd)
+		if err != nil {
+			return nil, fmt.Errorf("%s: run %s: %w", c.target.Name, displayArgv(cmd.Argv, 60), err)
+		}
+		c.seq++
+		seqs[i], nonces[i] = c.seq, newToken()
+		framed.WriteString(encodeFrame(line, nonces[i], seqs[i]))
 	}
 	if err := ctx.Err(); err != nil {
-		return res, fmt.Errorf("%s: %s: %w", c.target.Name, op, context.Cause(ctx))
+		return nil, fmt.Errorf("%s: %s: %w", c.target.Name, op, context.Cause(ctx))
 	}
-	start := time.Now()
 	interrupt := func() {
 		c.breakWith(c.fail(KindSession, op, fmt.Errorf("shell closed after an interrupted command: %w", context.Cause(ctx))))
 		c.teardown(false)
@@ -149,44 +175,53 @@ func (c *Conn) Run(ctx context.Context, cmd Command) (Result, error) {
 	defer stop()
 
 	c.mu.Lock()
-	c.stats.Commands++
+	c.stats.Commands += len(cmds)
+	c.stats.RoundTrips++
 	c.mu.Unlock()
-	c.seq++
-	seq, nonce := c.seq, newToken()
-	out, errf, err := c.exchange(ctx, encodeFrame(line, nonce, seq), frameMarker(nonce))
-	if ctx.Err() != nil {
-		interrupt()
-		return res, fmt.Errorf("%s: %s: %w", c.target.Name, op, context.Cause(ctx))
+	start := time.Now()
+	c.wmu.Lock()
+	_, werr := io.WriteString(c.stdin, framed.String())
+	c.wmu.Unlock()
+	var out []Result
+	for i, cmd := range cmds {
+		res := Result{Argv: slices.Clone(cmd.Argv), Host: c.target.Name}
+		var of, ef frame
+		err := werr
+		if err == nil {
+			of, ef, err = c.read(ctx, frameMarker(nonces[i]))
+		}
+		cop := "run " + displayArgv(cmd.Argv, 60)
+		if ctx.Err() != nil {
+			interrupt()
+			return out, fmt.Errorf("%s: %s: %w", c.target.Name, cop, context.Cause(ctx))
+		}
+		if err == nil {
+			res.ExitCode, err = decodeAnswer(of, ef, seqs[i])
+		}
+		if errors.Is(err, errBadFrame) {
+			e := c.fail(KindSession, cop, fmt.Errorf("%w; connection dropped", err))
+			c.breakWith(e)
+			c.teardown(false)
+			return out, e
+		}
+		if err != nil {
+			return out, c.streamFailure(cop, err)
+		}
+		// Each command's time runs from the batch's start: a pipelined
+		// command waits for those before it on the host.
+		res.Duration = time.Since(start)
+		res.Stdout, res.Stderr = of.data, ef.data
+		res.StdoutCut, res.StderrCut = of.cut, ef.cut
+		out = append(out, res)
 	}
-	if err == nil {
-		res.ExitCode, err = decodeAnswer(out, errf, seq)
-	}
-	if errors.Is(err, errBadFrame) {
-		e := c.fail(KindSession, op, fmt.Errorf("%w; connection dropped", err))
-		c.breakWith(e)
-		c.teardown(false)
-		return res, e
-	}
-	if err != nil {
-		return res, c.streamFailure(op, err)
-	}
-	res.Duration = time.Since(start)
-	res.Stdout, res.Stderr = out.data, errf.data
-	res.StdoutCut, res.StderrCut = out.cut, errf.cut
-	return res, nil
+	return out, nil
 }
 
-// exchange writes one framed command and reads its stdout and stderr
-// frames, both streams at once (a command may fill either pipe first). It
-// gives up when ctx ends (the caller checks ctx first); the readers then
-// end with the connection, which the caller closes.
-func (c *Conn) exchange(ctx context.Context, framed string, marker []byte) (out, errf frame, err error) {
-	c.wmu.Lock()
-	_, err = io.WriteString(c.stdin, framed)
-	c.wmu.Unlock()
-	if err != nil {
-		return out, errf, err
-	}
+// read reads one command's stdout and stderr frames, both streams at once
+// (a command may fill either pipe first). It gives up when ctx ends (the
+// caller checks ctx); the readers then end with the connection, which the
+// caller closes.
+func (c *Conn) read(ctx context.Context, marker []byte) (out, errf frame, err error) {
 	type answer struct {
 		f   frame
 		err error

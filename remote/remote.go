@@ -64,7 +64,31 @@ func (r Result) Err() error {
 type Stats struct {
 	Connections int // TCP+SSH handshakes made for this host (bastions not counted)
 	Sessions    int // SSH exec sessions opened
-	Commands    int // commands run (round trips)
+	Commands    int // commands run
+	RoundTrips  int // writes to the shell awaited: one per Run, one per RunAll batch
+}
+
+// A Pipeliner sends several independent commands in one round trip
+// (Conn.RunAll); RunAll falls back to one by one for other executors.
+type Pipeliner interface {
+	RunAll(ctx context.Context, cmds []Command) ([]Result, error)
+}
+
+// RunAll runs cmds through ex in one round trip where ex can pipeline,
+// else one after another; results in order, up to the first error.
+func RunAll(ctx context.Context, ex Executor, cmds []Command) ([]Result, error) {
+	if p, ok := ex.(Pipeliner); ok {
+		return p.RunAll(ctx, cmds)
+	}
+	var out []Result
+	for _, c := range cmds {
+		r, err := ex.Run(ctx, c)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // Executor runs commands on one host. A non-zero exit status is not an

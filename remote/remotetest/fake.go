@@ -101,7 +101,7 @@ func (f *Fake) Argvs() []string {
 func (f *Fake) Stats() remote.Stats {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return remote.Stats{Connections: 1, Sessions: 1, Commands: len(f.commands)}
+	return remote.Stats{Connections: 1, Sessions: 1, Commands: len(f.commands), RoundTrips: len(f.commands)}
 }
 
 // Close makes later Runs fail.

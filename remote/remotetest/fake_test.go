@@ -45,7 +45,7 @@ func TestFake(t *testing.T) {
 	if !bytes.Contains(r.Stdout, []byte("nf_tables")) {
 		t.Fatal(r)
 	}
-	if f.Stats() != (remote.Stats{Connections: 1, Sessions: 1, Commands: 13}) || len(f.Commands()) != 13 || f.Argvs()[10] != "cat" {
+	if f.Stats() != (remote.Stats{Connections: 1, Sessions: 1, Commands: 13, RoundTrips: 13}) || len(f.Commands()) != 13 || f.Argvs()[10] != "cat" {
 		t.Fatalf("%+v %q", f.Stats(), f.Argvs())
 	}
 	unknown := &Fake{}
