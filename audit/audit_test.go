@@ -136,6 +136,12 @@ func TestJudgeChecks(t *testing.T) {
 	if c := find(cs, CheckSingleManager, ""); c.Result != result.Fail || !strings.Contains(c.Evidence, "ufw is active next to 3 INPUT rules") {
 		t.Errorf("single-manager: %+v", c)
 	}
+	if c := find(cs, CheckStatefulRule, "ipv4"); len(c.CIS) == 0 || c.CIS[0].Recommendation == "" || c.CIS[0].Source == "" {
+		t.Errorf("stateful-rule without its CIS references: %+v", c.CIS)
+	}
+	if c := find(cs, CheckSingleManager, ""); len(c.CIS) != 0 {
+		t.Errorf("single-manager cites %+v: no public text was read for it", c.CIS)
+	}
 	if c := find(judge(d, Options{RequireDefaultDeny: true}), CheckDefaultDeny, "ipv4"); !c.Required {
 		t.Errorf("--require-default-deny: %+v", c)
 	}

@@ -50,7 +50,7 @@ func judge(d hostData, o Options) []result.AuditCheck {
 		out = append(out, cs...)
 	}
 	out = append(out, parity(d, effective), enabled(d), singleBackend(d), singleManager(d))
-	return out
+	return withCIS(out)
 }
 
 func familyChecks(fd famData, pers safety.Persistence, o Options) []result.AuditCheck {

@@ -33,6 +33,19 @@ type AuditCheck struct {
 	Result   CheckResult `json:"result"`
 	Required bool        `json:"required"` // counts for compliance (default-deny only with --require-default-deny)
 	Evidence string      `json:"evidence"` // why, naming rules by path ("INPUT 4 → ufw-before-input 2")
+	// CIS names benchmark recommendations this check verifies (in part,
+	// where Covers says so), each with the public text it was read from.
+	CIS []CISRef `json:"cis,omitempty"`
+}
+
+// CISRef is one CIS benchmark recommendation, cited from a public text.
+type CISRef struct {
+	Benchmark      string `json:"benchmark"`      // e.g. "CIS Aliyun Linux 2 Benchmark"
+	Version        string `json:"version"`        // e.g. "v1.0.0"
+	Recommendation string `json:"recommendation"` // e.g. "3.5.1.3"
+	Title          string `json:"title"`
+	Covers         string `json:"covers,omitempty"` // what part of it the check verifies, when not all
+	Source         string `json:"source"`           // where its text was read
 }
 
 // AuditHost is one host's audit: every check, and every command that ran
