@@ -3,7 +3,7 @@
 #   make test   install what the tests need, then run every test (race detector on)
 GO      ?= go
 BIN     := bin/estab
-DEBS    := openssh-server openssh-client iptables sudo curl netcat-openbsd iproute2 util-linux passwd shellcheck dash
+DEBS    := openssh-server openssh-client iptables sudo curl netcat-openbsd iproute2 util-linux passwd shellcheck dash libxml2-utils
 export GOFLAGS ?= -mod=readonly
 # A fresh machine has Go in /usr/local/go without it being on PATH.
 export PATH := $(PATH):/usr/local/go/bin

@@ -77,7 +77,7 @@ func TestTablesEscapeHostText(t *testing.T) {
 		t.Fatalf("raw control character at byte %d of the output:\n%q", i, out)
 	}
 	for _, want := range []string{
-		`failed: ok\x1b[2J\rFAKE\x1b]0;title\x07 \u202eevil`,
+		`failed: web1: ipv4: ok\x1b[2J\rFAKE\x1b]0;title\x07 \u202eevil`,
 		`warning: web1: warn ok\x1b[2J`,
 		`note: web1: note ok\x1b[2J`,
 		`unreachable: app3: ok\x1b[2J`,

@@ -60,9 +60,14 @@ each host restores its snapshot unless the run confirmed and saved it.`,
 		if err != nil {
 			return usageErr(stderr, "%v", err)
 		}
-		if f.output == "json" {
+		switch f.output {
+		case "json":
 			err = report.ApplyJSON(stdout, results)
-		} else {
+		case "jsonl":
+			err = report.ApplyJSONL(stdout, results)
+		case "junit":
+			err = report.ApplyJUnit(stdout, results)
+		default:
 			if o.Diff {
 				err = report.ApplyDiffs(stdout, results)
 			}

@@ -45,9 +45,14 @@ not be audited (wins over 1), 2 usage or inventory error.`,
 		if err != nil {
 			return usageErr(stderr, "%v", err)
 		}
-		if f.output == "json" {
+		switch f.output {
+		case "json":
 			err = report.AuditJSON(stdout, hosts)
-		} else {
+		case "jsonl":
+			err = report.AuditJSONL(stdout, hosts)
+		case "junit":
+			err = report.AuditJUnit(stdout, hosts)
+		default:
 			err = report.AuditTable(stdout, hosts)
 		}
 		if err == nil && textfileDir != "" {

@@ -198,7 +198,7 @@ func TestCompleteLimitFromInventory(t *testing.T) {
 		{[]string{"apply", "--limit", ""}, nil},
 		{[]string{"apply", "-i", writeFile(t, "bad", "[web\n"), "--limit", ""}, nil},
 		{[]string{"apply", "-i", inv, "--family", ""}, []string{"auto", "ipv4", "ipv6"}},
-		{[]string{"ping", "-i", inv, "--output", ""}, []string{"table", "json"}},
+		{[]string{"ping", "-i", inv, "--output", ""}, []string{"table", "json", "jsonl", "junit"}},
 	} {
 		if got := complete(t, tc.args...); !slices.Equal(got, tc.want) {
 			t.Errorf("complete %q = %q, want %q", tc.args, got, tc.want)

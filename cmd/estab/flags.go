@@ -31,7 +31,7 @@ func (f *connFlags) register(c *cobra.Command) {
 	registerSelect(c, o)
 	fs.BoolVar(&f.listHosts, "list-hosts", false, "print the selected hosts in run order, as ansible --list-hosts does, and contact none")
 	fs.IntVarP(&f.forks, "forks", "f", job.DefaultForks, "hosts worked on in parallel")
-	fs.StringVar(&f.output, "output", "table", "output `format`: table or json")
+	fs.StringVar(&f.output, "output", "table", "output `format`: table, json, jsonl (a line per host as it finishes, then the summary) or junit")
 	registerSSH(c, o, true)
 	fs.DurationVar(&o.ConnectTimeout, "timeout", job.DefaultConnectTimeout, "connect timeout per SSH hop (dial, key exchange, auth)")
 	fs.DurationVar(&o.ShellTimeout, "shell-timeout", job.DefaultShellTimeout, "time for the remote shell to start (login shell, sudo) once connected")
@@ -39,7 +39,7 @@ func (f *connFlags) register(c *cobra.Command) {
 	fs.StringVar(&o.BecomePasswordFile, "become-password-file", "", "read the sudo password from `file` (instead of --ask-become-pass); it must be yours or root's and readable by no one else")
 
 	c.MarkFlagsMutuallyExclusive("ask-become-pass", "become-password-file")
-	_ = c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "jsonl", "junit"}, cobra.ShellCompDirectiveNoFileComp))
 }
 
 // registerSelect adds -i and -l: which hosts of which inventory.
@@ -93,8 +93,8 @@ func (f *connFlags) connection() (job.Connection, error) {
 		return f.conn, fmt.Errorf("--shell-timeout must be positive")
 	case f.conn.Port < 0 || f.conn.Port > 65535:
 		return f.conn, fmt.Errorf("--port %d out of range", f.conn.Port)
-	case f.output != "table" && f.output != "json":
-		return f.conn, fmt.Errorf("--output must be table or json, not %q", f.output)
+	case f.output != "table" && f.output != "json" && f.output != "jsonl" && f.output != "junit":
+		return f.conn, fmt.Errorf("--output must be table, json, jsonl or junit, not %q", f.output)
 	}
 	c := f.conn
 	c.Passphrase = promptPassphrase

@@ -24,6 +24,9 @@ time and one round trip through the host's open shell. Nothing on the host chang
 	c.RunE = func(c *cobra.Command, _ []string) error {
 		stdout, stderr := c.OutOrStdout(), c.ErrOrStderr()
 		conn, err := f.connection()
+		if err == nil && (f.output == "jsonl" || f.output == "junit") {
+			err = fmt.Errorf("--output %s: ping prints table or json", f.output)
+		}
 		if err != nil {
 			return usageErr(stderr, "%v", err)
 		}
@@ -34,9 +37,10 @@ time and one round trip through the host's open shell. Nothing on the host chang
 		if err != nil {
 			return usageErr(stderr, "%v", err)
 		}
-		if f.output == "json" {
+		switch f.output {
+		case "json":
 			err = report.PingJSON(stdout, rows)
-		} else {
+		default:
 			err = report.PingTable(stdout, rows)
 		}
 		if err != nil {
