@@ -52,7 +52,7 @@ func TestSecondRunIsRefusedWhileTheFirstHoldsTheHost(t *testing.T) {
 	_ = a.Wait()
 	refused("A killed, its dead-man pending")
 
-	labtest.WaitFor(t, 30*time.Second, func() bool { return hostState(t, l, "x-contested") == before }, "A's dead-man restore")
+	labtest.WaitFor(t, 60*time.Second, func() bool { return hostState(t, l, "x-contested") == before }, "A's dead-man restore")
 	code, doc := applyJSON(t, l, inv, "--limit", "x-contested")
 	if h := doc.host(t, "x-contested"); code != exitOK || h.Status != "changed" || family(h, "ipv4").Action != "inserted" {
 		t.Fatalf("after A's dead-man: exit %d status %s %q", code, h.Status, h.Error)
