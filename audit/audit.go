@@ -16,7 +16,7 @@ import (
 func Host(ctx context.Context, ex remote.Executor, name, address, runID string, o Options) result.AuditHost {
 	start := time.Now()
 	h := result.AuditHost{Name: name, Address: address, RunID: runID}
-	g := guard{ex: timed{ex}, steps: &h.Steps}
+	g := guard{ex: timed{ex}, steps: &h.Steps, sink: o.Transcript}
 	d, err := read(ctx, g)
 	h.Backend, h.Saved = d.facts.Backend, d.pers.Mechanism
 	h.Duration = time.Since(start)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/estab/estab/result"
 	"github.com/estab/estab/rules"
+	"github.com/estab/estab/steps"
 	"github.com/estab/estab/steps/safety"
 )
 
@@ -30,6 +31,8 @@ var Checks = []string{CheckStatefulRule, CheckStatefulEffective, CheckDefaultDen
 // Options are the switches of estab audit that change a verdict.
 type Options struct {
 	RequireDefaultDeny bool // default-deny counts for compliance (else it is information)
+	// Transcript receives every command's record as it finishes (--log-dir); nil = none.
+	Transcript steps.Sink
 }
 
 func check(id, fam string, ok bool, evidence string) result.AuditCheck {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/estab/estab/remote"
 	"github.com/estab/estab/result"
+	"github.com/estab/estab/steps"
 	"github.com/estab/estab/steps/safety"
 )
 
@@ -45,6 +46,7 @@ func readOnly(argv []string) bool {
 type guard struct {
 	ex    remote.Executor
 	steps *[]result.Step
+	sink  steps.Sink // the transcript, or nil
 }
 
 func (g guard) Run(ctx context.Context, c remote.Command) (remote.Result, error) {
@@ -52,8 +54,12 @@ func (g guard) Run(ctx context.Context, c remote.Command) (remote.Result, error)
 		return remote.Result{}, fmt.Errorf("audit: refusing a command that is not read-only: %q", safety.DescribeArgv(c.Argv))
 	}
 	r, err := g.ex.Run(ctx, c)
-	*g.steps = append(*g.steps, result.Step{Name: "audit", Argv: safety.DescribeArgv(c.Argv), ExitCode: r.ExitCode,
-		Stdout: string(r.Stdout), Stderr: string(r.Stderr), Duration: r.Duration})
+	st := result.Step{Name: "audit", Argv: safety.DescribeArgv(c.Argv), ExitCode: r.ExitCode,
+		Stdout: string(r.Stdout), Stderr: string(r.Stderr), Truncated: r.TruncationNote(), Duration: r.Duration}
+	if g.sink != nil {
+		g.sink.Record(st)
+	}
+	*g.steps = append(*g.steps, st)
 	if err == nil && r.Truncated() {
 		err = fmt.Errorf("%s: output %s: refusing to judge a partial answer", strings.Join(safety.DescribeArgv(c.Argv), " "), r.TruncationNote())
 	}

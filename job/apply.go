@@ -43,6 +43,8 @@ type ApplyOptions struct {
 	// PauseBeforeProbe is a test-only pause point between the confirmed
 	// change and the probe, to kill the runner there.
 	PauseBeforeProbe time.Duration
+
+	LogDir string // --log-dir: one transcript per host ("" = none)
 }
 
 // DefaultProbeTimeout bounds the fresh-connection probe.
@@ -62,6 +64,9 @@ const SettleMargin = steps.SettleMargin
 // complete or restore. An error means nothing was contacted: the inventory,
 // the limit, ssh_config or the become password is wrong.
 func Apply(ctx context.Context, c Connection, o ApplyOptions) ([]result.Host, error) {
+	if err := prepareLogDir(o.LogDir); err != nil {
+		return nil, err
+	}
 	hosts, d, err := c.open()
 	if err != nil {
 		return nil, err
@@ -80,7 +85,7 @@ func Apply(ctx context.Context, c Connection, o ApplyOptions) ([]result.Host, er
 				r.Error = fmt.Sprintf("same machine as %s (%s): worked on once, under that name", hosts[j].Inv.Name, addr(hosts[j].Target))
 				return r
 			}
-			return applyOne(ctx, d, hosts[i], so, o.ProbeTimeout)
+			return applyLogged(ctx, d, hosts[i], so, o)
 		},
 		func(i int, err error) result.Host {
 			r := result.NewHost(hosts[i].Inv.Name, addr(hosts[i].Target), so.RunID)

@@ -13,13 +13,17 @@ import (
 
 // AuditOptions are the switches of one `estab audit` run.
 type AuditOptions struct {
-	Forks              int  // hosts audited in parallel; 0 = DefaultForks
-	RequireDefaultDeny bool // default-deny counts for compliance
+	Forks              int    // hosts audited in parallel; 0 = DefaultForks
+	RequireDefaultDeny bool   // default-deny counts for compliance
+	LogDir             string // --log-dir: one transcript per host ("" = none)
 }
 
 // Audit reads every host of c (at most o.Forks at a time) and judges it,
 // changing nothing. An error means nothing was contacted, as for Apply.
 func Audit(ctx context.Context, c Connection, o AuditOptions) ([]result.AuditHost, error) {
+	if err := prepareLogDir(o.LogDir); err != nil {
+		return nil, err
+	}
 	hosts, d, err := c.open()
 	if err != nil {
 		return nil, err
@@ -28,7 +32,9 @@ func Audit(ctx context.Context, c Connection, o AuditOptions) ([]result.AuditHos
 	runID := safety.NewRunID()
 	ao := audit.Options{RequireDefaultDeny: o.RequireDefaultDeny}
 	return fleet.Run(ctx, len(hosts), o.Forks,
-		func(ctx context.Context, i int) result.AuditHost { return auditOne(ctx, d, hosts[i], runID, ao) },
+		func(ctx context.Context, i int) result.AuditHost {
+			return auditLogged(ctx, d, hosts[i], runID, o.LogDir, ao)
+		},
 		func(i int, err error) result.AuditHost {
 			return result.AuditHost{Name: hosts[i].Inv.Name, Address: addr(hosts[i].Target), RunID: runID,
 				Status: result.NotAudited, ErrorKind: result.KindNotStarted, Error: "not started: " + err.Error()}

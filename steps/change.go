@@ -68,8 +68,9 @@ func (p *proc) change(ctx context.Context, pl *plan) error {
 	name := map[result.Action]string{actMove: "move", actDeduplicate: "deduplicate"}[pl.act]
 	argv := []string{fam.Cmd + "-restore", "-w", "30", "--noflush"}
 	stdin := rules.ReplaceInInput("INPUT", copies, keep)
-	r, err := p.exec(ctx, remote.Command{Argv: argv, Stdin: []byte(stdin)})
-	p.record(name, argv, r)
+	cmd := remote.Command{Argv: argv, Stdin: []byte(stdin)}
+	r, err := p.exec(ctx, cmd)
+	p.record(name, cmd, r)
 	p.steps[len(p.steps)-1].Stdin = stdin
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)

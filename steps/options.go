@@ -3,6 +3,8 @@ package steps
 import (
 	"context"
 	"time"
+
+	"github.com/estab/estab/result"
 )
 
 // Options are the switches of `estab apply` that reach the per-host procedure.
@@ -27,6 +29,15 @@ type Options struct {
 	// change and the probe (ESTAB_TEST_PAUSE_BEFORE_PROBE), to kill the
 	// runner there. An interrupt ends it early.
 	PauseBeforeProbe time.Duration
+	// Transcript receives every command's record the moment it finished,
+	// the probe's too (--log-dir); nil = none. Set per host.
+	Transcript Sink
+}
+
+// Sink takes a host's command records as they happen: a transcript file
+// (package transcript) in estab, a recorder in tests.
+type Sink interface {
+	Record(result.Step)
 }
 
 // DefaultRollbackAfter is the dead-man delay when none is given.

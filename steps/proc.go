@@ -61,15 +61,27 @@ func (p *proc) exec(ctx context.Context, cmd remote.Command) (remote.Result, err
 
 // run executes one command and records it as a step.
 func (p *proc) run(ctx context.Context, name string, argv ...string) (remote.Result, error) {
-	r, err := p.exec(ctx, remote.Command{Argv: argv})
-	p.record(name, argv, r)
+	cmd := remote.Command{Argv: argv}
+	r, err := p.exec(ctx, cmd)
+	p.record(name, cmd, r)
 	if err != nil {
 		return r, fmt.Errorf("%s: %w", name, err)
 	}
 	return r, nil
 }
 
-func (p *proc) record(name string, argv []string, r remote.Result) {
+// record adds the command to the host's steps, and hands it whole to the
+// transcript at once (stdin included, estab's own scripts named).
+func (p *proc) record(name string, cmd remote.Command, r remote.Result) {
+	argv := cmd.Argv
+	if p.o.Transcript != nil {
+		st := result.Step{Family: p.family, Name: name, Argv: safety.DescribeArgv(argv), ExitCode: r.ExitCode,
+			Stdout: string(r.Stdout), Stderr: string(r.Stderr), Truncated: r.TruncationNote(), Duration: r.Duration}
+		if len(cmd.Stdin) > 0 {
+			st.Stdin = safety.DescribeArgv([]string{string(cmd.Stdin)})[0]
+		}
+		p.o.Transcript.Record(st)
+	}
 	stdout, cutOut := p.keep(r.Stdout)
 	stderr, cutErr := p.keep(r.Stderr)
 	note := r.TruncationNote()
@@ -115,7 +127,7 @@ type recording struct {
 
 func (r recording) Run(ctx context.Context, c remote.Command) (remote.Result, error) {
 	res, err := r.p.exec(ctx, c)
-	r.p.record(r.name, c.Argv, res)
+	r.p.record(r.name, c, res)
 	return res, err
 }
 func (r recording) Stats() remote.Stats { return r.p.ex.Stats() }
@@ -125,6 +137,23 @@ func (r recording) Close() error        { return nil }
 func (p *proc) as(step string) remote.Executor {
 	p.family = ""
 	return recording{p, step}
+}
+
+// probe opens the second connection (Host.Probe) and hands the transcript
+// a record of it: `id -u` over a new SSH connection answered 0, or exit -1
+// and the error. Not a step of the result: its cost is counted in probes.
+func (p *proc) probe(ctx context.Context, name string) (func(), error) {
+	p.probes++
+	start := time.Now()
+	done, err := p.h.Probe(ctx)
+	if t := p.o.Transcript; t != nil {
+		st := result.Step{Name: name, Argv: []string{"id", "-u"}, Duration: time.Since(start), Stdout: "0\n"}
+		if err != nil {
+			st.ExitCode, st.Stdout, st.Stderr = -1, "", err.Error()
+		}
+		t.Record(st)
+	}
+	return done, err
 }
 
 // interrupted is true once the run was asked to stop (first Ctrl-C).

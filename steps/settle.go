@@ -32,8 +32,7 @@ func (settleStage) Run(ctx context.Context, t *txn) error {
 	if err := p.wait(ctx, d); err != nil {
 		return fmt.Errorf("interrupted while settling (--settle %s)", d)
 	}
-	p.probes++
-	done, err := p.h.Probe(ctx)
+	done, err := p.probe(ctx, "settle-probe")
 	if err != nil {
 		p.errorKind(err)
 		t.setSettle(result.CheckFailed)

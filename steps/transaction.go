@@ -233,8 +233,7 @@ func (probeStage) Run(ctx context.Context, t *txn) error {
 	if p.h.Probe == nil {
 		return errors.New("no probe connection possible")
 	}
-	p.probes++
-	done, err := p.h.Probe(ctx)
+	done, err := p.probe(ctx, "probe")
 	if err != nil {
 		p.errorKind(err)
 		t.setProbe(result.CheckFailed)

@@ -38,6 +38,7 @@ each host restores its snapshot unless the run confirmed and saved it.`,
 	fs.DurationVar(&o.ProbeTimeout, "probe-timeout", job.DefaultProbeTimeout, "how long the second, fresh SSH connection may take after the change")
 	fs.BoolVar(&o.NoSave, "no-save", false, "do not persist the ruleset (the change stays live only)")
 	fs.DurationVar(&o.Settle, "settle", 0, "after the probe, wait this long (dead-man armed), probe again and re-check the rule before saving; --rollback-after then defaults to 90s plus this")
+	fs.StringVar(&o.LogDir, "log-dir", "", logDirUsage)
 	_ = c.RegisterFlagCompletionFunc("family", cobra.FixedCompletions([]string{"auto", "ipv4", "ipv6"}, cobra.ShellCompDirectiveNoFileComp))
 
 	c.RunE = func(c *cobra.Command, _ []string) error {

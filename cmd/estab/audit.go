@@ -30,6 +30,7 @@ not be audited (wins over 1), 2 usage or inventory error.`,
 	fs := c.Flags()
 	fs.BoolVar(&o.RequireDefaultDeny, "require-default-deny", false, "default-deny counts for compliance (else it is information)")
 	fs.StringVar(&textfileDir, "textfile-dir", "", "also write estab_audit.prom into `dir` for node_exporter's textfile collector")
+	fs.StringVar(&o.LogDir, "log-dir", "", logDirUsage)
 	c.RunE = func(c *cobra.Command, _ []string) error {
 		stdout, stderr := c.OutOrStdout(), c.ErrOrStderr()
 		conn, err := f.connection()

@@ -42,6 +42,9 @@ func (f *connFlags) register(c *cobra.Command) {
 	_ = c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "jsonl", "junit"}, cobra.ShellCompDirectiveNoFileComp))
 }
 
+// logDirUsage is --log-dir's help, the same for apply and audit.
+const logDirUsage = "write one transcript per host, `dir`/HOST.log (0600): every command with its output, exit and duration, as it runs"
+
 // registerSelect adds -i and -l: which hosts of which inventory.
 func registerSelect(c *cobra.Command, o *job.Connection) {
 	fs := c.Flags()

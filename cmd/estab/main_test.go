@@ -88,6 +88,9 @@ var labHosts = []lab.HostSpec{
 		"-A KUBE-EXTERNAL-SERVICES -p tcp -m tcp --dport 30080 -j REJECT --reject-with icmp-port-unreachable\nCOMMIT\n"},
 	{Name: "x-a-state", NoIPv6: true, Rules: ruleset("ACCEPT", "-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT\n", loRule, sshRule)},
 	{Name: "x-a-fwd", NoIPv6: true, Rules: ruleset("ACCEPT", "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT\n", loRule, sshRule, "-A INPUT -j REJECT --reject-with icmp-host-prohibited\n")},
+	// --log-dir: transcripts of apply and audit, one host behind a sudo password.
+	{Name: "x-t-pw", NoIPv6: true, Login: lab.LoginSudoPassword, Rules: ruleset("ACCEPT", loRule, sshRule)},
+	both(lab.HostSpec{Name: "x-t-key", Login: lab.LoginSudo, Rules: ruleset("ACCEPT", loRule, sshRule)}),
 	// RHEL's default REJECTs: icmp-host-prohibited, icmp6-adm-prohibited.
 	{Name: "x-reject", Rules: ruleset("ACCEPT", loRule, sshRule, "-A INPUT -j REJECT --reject-with icmp-host-prohibited\n"),
 		Rules6: ruleset("ACCEPT", loRule, sshRule, "-A INPUT -p ipv6-icmp -j ACCEPT\n", "-A INPUT -j REJECT --reject-with icmp6-adm-prohibited\n")},
