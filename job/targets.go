@@ -38,7 +38,7 @@ type Connection struct {
 	Limit     string // Ansible --limit pattern, @FILE parts read from files; "" = all
 	// Shard keeps only shard Shard[0] of Shard[1] of the selection
 	// (fleet.InShard); zero = every selected host.
-	Shard [2]int
+	Shard     [2]int
 	SSHConfig string // path; "" = ~/.ssh/config
 
 	// For every host, over inventory and ssh_config.
