@@ -72,7 +72,7 @@ func TestApplyTableGroupsWarnings(t *testing.T) {
 		"warning: web1, web2: " + boot + "\n",
 		"warning: web1: port closed\n",
 		"unreachable: app3 (10.0.0.9:22): dial tcp",
-		"ok=1  changed=1  failed=0  unreachable=1  skipped=0\n",
+		"ok=1  changed=1  failed=0  unreachable=1  skipped=0  not-started=0\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)

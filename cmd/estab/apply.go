@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 func newApplyCmd() *cobra.Command {
 	var f connFlags
 	var o job.ApplyOptions
+	var b batchFlags
 	c := &cobra.Command{
 		Use:   "apply -i INVENTORY [flags]",
 		Short: "roll the ESTABLISHED,RELATED allow rule out to every inventory host (--check: report only)",
@@ -38,6 +40,7 @@ each host restores its snapshot unless the run confirmed and saved it.`,
 	fs.DurationVar(&o.ProbeTimeout, "probe-timeout", job.DefaultProbeTimeout, "how long the second, fresh SSH connection may take after the change")
 	fs.BoolVar(&o.NoSave, "no-save", false, "do not persist the ruleset (the change stays live only)")
 	fs.DurationVar(&o.Settle, "settle", 0, "after the probe, wait this long (dead-man armed), probe again and re-check the rule before saving; --rollback-after then defaults to 90s plus this")
+	b.register(c)
 	_ = c.RegisterFlagCompletionFunc("family", cobra.FixedCompletions([]string{"auto", "ipv4", "ipv6"}, cobra.ShellCompDirectiveNoFileComp))
 
 	c.RunE = func(c *cobra.Command, _ []string) error {
@@ -48,6 +51,9 @@ each host restores its snapshot unless the run confirmed and saved it.`,
 				o.RollbackAfter = job.DefaultRollbackAfter + o.Settle
 			}
 			err = checkApply(&o)
+		}
+		if err == nil {
+			err = b.apply(c, &o, &conn)
 		}
 		if err != nil {
 			return usageErr(stderr, "%v", err)
@@ -60,28 +66,40 @@ each host restores its snapshot unless the run confirmed and saved it.`,
 		if err != nil {
 			return usageErr(stderr, "%v", err)
 		}
-		if f.output == "json" {
-			err = report.ApplyJSON(stdout, results)
-		} else {
-			if o.Diff {
-				err = report.ApplyDiffs(stdout, results)
-			}
-			if err == nil {
-				err = report.ApplyTable(stdout, results)
-			}
+		// The retry file first: a broken stdout must not lose it.
+		retryErr := b.writeRetry(results)
+		if retryErr != nil {
+			fmt.Fprintln(stderr, "estab:", retryErr)
 		}
-		if err != nil {
+		if err := writeApply(stdout, f.output, o.Diff, results); err != nil {
 			fmt.Fprintln(stderr, "estab:", err)
 			return exitCode(exitHostsFailed)
 		}
+		if retryErr != nil {
+			return exitCode(exitHostsFailed)
+		}
 		for _, r := range results {
-			if r.Status == result.StatusFailed || r.Status == result.StatusUnreachable {
+			switch r.Status {
+			case result.StatusFailed, result.StatusUnreachable, result.StatusNotStarted:
 				return exitCode(exitHostsFailed)
 			}
 		}
 		return nil
 	}
 	return c
+}
+
+// writeApply prints the results in the --output format.
+func writeApply(w io.Writer, output string, diff bool, results []result.Host) error {
+	if output == "json" {
+		return report.ApplyJSON(w, results)
+	}
+	if diff {
+		if err := report.ApplyDiffs(w, results); err != nil {
+			return err
+		}
+	}
+	return report.ApplyTable(w, results)
 }
 
 // checkApply refuses values apply cannot work with safely, and reads the
