@@ -140,9 +140,12 @@ func TestHostTimeoutRestores(t *testing.T) {
 	}
 }
 
-// TestForksBoundOnTheHosts counts, every 5ms during a run, the hosts that
-// hold an ESTABLISHED connection to their sshd (read from each host's own
+// TestForksBoundOnTheHosts counts, all through a run, the hosts that hold
+// an ESTABLISHED connection to their sshd (read from each host's own
 // /proc/net/tcp, as the kernel sees it): with --forks 3, never more than 3.
+// A sweep of the hosts takes ~100ms here; every host holds its connection
+// for over a second (the pause before the probe), so a fourth host in
+// flight could not slip between two sweeps.
 func TestForksBoundOnTheHosts(t *testing.T) {
 	l := needLab(t)
 	names := canaryNames(2)
