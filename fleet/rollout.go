@@ -84,6 +84,9 @@ func Rollout[R any](ctx context.Context, n int, p Plan, fn func(ctx context.Cont
 		if p.MaxFailPercent >= 0 && failed*100 > p.MaxFailPercent*size && k < len(sizes)-1 {
 			stop = &StopError{Batch: k + 1, Batches: len(sizes), Failed: failed, Hosts: size, MaxFailPercent: p.MaxFailPercent}
 		}
+		if stop == nil && k < len(sizes)-1 {
+			stop = ctx.Err() // interrupted: no batch after this one
+		}
 		out = append(out, res...)
 		t.batchEnd(stop)
 	}
