@@ -40,6 +40,24 @@ type ApplyOptions struct {
 	// fork: the waits of all hosts in flight overlap.
 	Settle time.Duration
 
+	// A canary rollout (fleet.Plan): Serial's batches one after another;
+	// a batch whose failed (and, unless IgnoreUnreachable, unreachable)
+	// share exceeds MaxFailPercent stops it; BatchPause and ConfirmBatch
+	// come between batches. No Serial: one batch of every host.
+	Serial            []fleet.Serial
+	MaxFailPercent    int
+	IgnoreUnreachable bool
+	BatchPause        time.Duration
+	ConfirmBatch      func(batch, batches, hosts int) bool
+
+	// HostTimeout bounds one host's whole procedure (0 = none): a host
+	// over it stops as on Ctrl-C, restores what it changed and is failed.
+	HostTimeout time.Duration
+
+	// Progress is told as hosts and batches start and end (nil = not
+	// told); see fleet's package doc.
+	Progress func(fleet.Progress[result.Host])
+
 	// PauseBeforeProbe is a test-only pause point between the confirmed
 	// change and the probe, to kill the runner there.
 	PauseBeforeProbe time.Duration
@@ -59,7 +77,8 @@ const SettleMargin = steps.SettleMargin
 
 // Apply runs the rollout (or, with o.Check, the read-only check) on every
 // host of c, at most o.Forks at a time, and returns one result per host in
-// inventory order. An unreachable host never stops the others. Once ctx is
+// inventory order. An unreachable host never stops the others (within a
+// batch; o.Serial's budget may stop the batches after it). Once ctx is
 // done no new host starts; hosts in flight finish their current step, then
 // complete or restore. An error means nothing was contacted: the inventory,
 // the limit, ssh_config or the become password is wrong.
@@ -77,7 +96,7 @@ func Apply(ctx context.Context, c Connection, o ApplyOptions) ([]result.Host, er
 	}
 	so := o.steps(safety.NewRunID())
 	dups := sameTargets(ctx, hosts, net.DefaultResolver.LookupHost)
-	return fleet.Run(ctx, len(hosts), o.Forks,
+	return fleet.Rollout(ctx, len(hosts), o.plan(),
 		func(ctx context.Context, i int) result.Host {
 			if j, ok := dups[i]; ok {
 				r := result.NewHost(hosts[i].Inv.Name, addr(hosts[i].Target), so.RunID)
@@ -85,13 +104,17 @@ func Apply(ctx context.Context, c Connection, o ApplyOptions) ([]result.Host, er
 				r.Error = fmt.Sprintf("same machine as %s (%s): worked on once, under that name", hosts[j].Inv.Name, addr(hosts[j].Target))
 				return r
 			}
-			return applyLogged(ctx, d, hosts[i], so, o)
-		},
-		func(i int, err error) result.Host {
-			r := result.NewHost(hosts[i].Inv.Name, addr(hosts[i].Target), so.RunID)
-			r.Status, r.ErrorKind, r.Error = result.StatusSkipped, result.KindNotStarted, "not started: "+err.Error()
+			hctx, cancel, timedOut := hostTimeout(ctx, o.HostTimeout)
+			defer cancel()
+			r := applyLogged(hctx, d, hosts[i], so, o)
+			if timedOut() {
+				overTime(&r, o.HostTimeout)
+			}
 			return r
-		}), nil
+		},
+		o.judge,
+		func(i int, why error) result.Host { return notStarted(hosts[i], so.RunID, why) },
+		o.Progress), nil
 }
 
 // steps maps the options to the per-host procedure's.

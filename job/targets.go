@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -34,7 +35,10 @@ const DefaultShellTimeout = 30 * time.Second
 // decide.
 type Connection struct {
 	Inventory string // path
-	Limit     string // Ansible --limit pattern; "" = all
+	Limit     string // Ansible --limit pattern, @FILE parts read from files; "" = all
+	// Shard keeps only shard Shard[0] of Shard[1] of the selection
+	// (fleet.InShard); zero = every selected host.
+	Shard     [2]int
 	SSHConfig string // path; "" = ~/.ssh/config
 
 	// For every host, over inventory and ssh_config.
@@ -105,9 +109,16 @@ func (c Connection) resolve() ([]host, error) {
 			c.Warn(w.Error())
 		}
 	}
-	picked, err := inv.Select(c.Limit)
+	limit, err := expandLimitFiles(c.Limit)
 	if err != nil {
 		return nil, err
+	}
+	picked, err := inv.Select(limit)
+	if err != nil {
+		return nil, err
+	}
+	if n := c.Shard[1]; n > 0 {
+		picked = slices.DeleteFunc(picked, func(h *inventory.Host) bool { return !fleet.InShard(h.Name, c.Shard[0], n) })
 	}
 	cfg, err := inventory.LoadSSHConfig(c.SSHConfig)
 	if err != nil {

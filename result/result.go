@@ -17,10 +17,13 @@ const (
 	StatusFailed      Status = "failed"
 	StatusUnreachable Status = "unreachable"
 	StatusSkipped     Status = "skipped"
+	// StatusNotStarted: the rollout stopped (failure budget, Ctrl-C, the
+	// operator) before this host started; the reason is in Error.
+	StatusNotStarted Status = "not-started"
 )
 
 // Statuses lists every status in recap order.
-var Statuses = []Status{StatusOK, StatusChanged, StatusFailed, StatusUnreachable, StatusSkipped}
+var Statuses = []Status{StatusOK, StatusChanged, StatusFailed, StatusUnreachable, StatusSkipped, StatusNotStarted}
 
 // ErrorKind says what kind of failure a host had; "" when none.
 type ErrorKind string
@@ -34,10 +37,11 @@ const (
 	KindSudoPassword   ErrorKind = "sudo-password"
 	KindSudo           ErrorKind = "sudo"
 	KindSession        ErrorKind = "session"
-	KindInterrupted    ErrorKind = "interrupted" // Ctrl-C: nothing was changed, or the change was rolled back
-	KindNotStarted     ErrorKind = "not-started" // the run stopped before this host started
-	KindDetect         ErrorKind = "detect"      // ping: the host answered but detection failed
-	KindDuplicate      ErrorKind = "duplicate"   // apply: another inventory name of the run reaches the same machine
+	KindInterrupted    ErrorKind = "interrupted"  // Ctrl-C: nothing was changed, or the change was rolled back
+	KindNotStarted     ErrorKind = "not-started"  // the run stopped before this host started
+	KindDetect         ErrorKind = "detect"       // ping: the host answered but detection failed
+	KindDuplicate      ErrorKind = "duplicate"    // apply: another inventory name of the run reaches the same machine
+	KindHostTimeout    ErrorKind = "host-timeout" // apply: the host's procedure ran past --host-timeout
 )
 
 // Action is what the run did (or, with --check, would do) to the rule.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 func newApplyCmd() *cobra.Command {
 	var f connFlags
 	var o job.ApplyOptions
+	var b batchFlags
 	c := &cobra.Command{
 		Use:   "apply -i INVENTORY [flags]",
 		Short: "roll the ESTABLISHED,RELATED allow rule out to every inventory host (--check: report only)",
@@ -39,6 +41,7 @@ each host restores its snapshot unless the run confirmed and saved it.`,
 	fs.BoolVar(&o.NoSave, "no-save", false, "do not persist the ruleset (the change stays live only)")
 	fs.DurationVar(&o.Settle, "settle", 0, "after the probe, wait this long (dead-man armed), probe again and re-check the rule before saving; --rollback-after then defaults to 90s plus this")
 	fs.StringVar(&o.LogDir, "log-dir", "", logDirUsage)
+	b.register(c)
 	_ = c.RegisterFlagCompletionFunc("family", cobra.FixedCompletions([]string{"auto", "ipv4", "ipv6"}, cobra.ShellCompDirectiveNoFileComp))
 
 	c.RunE = func(c *cobra.Command, _ []string) error {
@@ -50,6 +53,9 @@ each host restores its snapshot unless the run confirmed and saved it.`,
 			}
 			err = checkApply(&o)
 		}
+		if err == nil {
+			err = b.apply(c, &o, &conn)
+		}
 		if err != nil {
 			return usageErr(stderr, "%v", err)
 		}
@@ -57,37 +63,52 @@ each host restores its snapshot unless the run confirmed and saved it.`,
 			return err
 		}
 		o.Forks = f.forks
+		w := newWatch(stdout, stderr, f.output)
+		o.Progress = w.event
 		results, err := job.Apply(c.Context(), conn, o)
 		if err != nil {
 			return usageErr(stderr, "%v", err)
 		}
-		switch f.output {
-		case "json":
-			err = report.ApplyJSON(stdout, results)
-		case "jsonl":
-			err = report.ApplyJSONL(stdout, results)
-		case "junit":
-			err = report.ApplyJUnit(stdout, results)
-		default:
-			if o.Diff {
-				err = report.ApplyDiffs(stdout, results)
-			}
-			if err == nil {
-				err = report.ApplyTable(stdout, results)
-			}
+		streamErr := w.done(results)
+		// The retry file first: a broken stdout must not lose it.
+		retryErr := b.writeRetry(results)
+		if retryErr != nil {
+			fmt.Fprintln(stderr, "estab:", retryErr)
 		}
-		if err != nil {
+		if err := writeApply(stdout, f.output, o.Diff, results, streamErr); err != nil {
 			fmt.Fprintln(stderr, "estab:", err)
 			return exitCode(exitHostsFailed)
 		}
+		if retryErr != nil {
+			return exitCode(exitHostsFailed)
+		}
 		for _, r := range results {
-			if r.Status == result.StatusFailed || r.Status == result.StatusUnreachable {
+			switch r.Status {
+			case result.StatusFailed, result.StatusUnreachable, result.StatusNotStarted:
 				return exitCode(exitHostsFailed)
 			}
 		}
 		return nil
 	}
 	return c
+}
+
+// writeApply prints the results in the --output format.
+func writeApply(w io.Writer, output string, diff bool, results []result.Host, streamed error) error {
+	switch output {
+	case "json":
+		return report.ApplyJSON(w, results)
+	case "jsonl":
+		return streamed // written as the hosts finished
+	case "junit":
+		return report.ApplyJUnit(w, results)
+	}
+	if diff {
+		if err := report.ApplyDiffs(w, results); err != nil {
+			return err
+		}
+	}
+	return report.ApplyTable(w, results)
 }
 
 // checkApply refuses values apply cannot work with safely, and reads the

@@ -166,8 +166,8 @@ func TestInterruptLeavesEveryHostSavedOrAsBefore(t *testing.T) {
 			untouched++
 			if family(h, "ipv4").RolledBack {
 				rolledBack++
-			} else if h.Status != "skipped" {
-				t.Errorf("%s: as before but neither rolled back nor skipped: %s %q", name, h.Status, h.Error)
+			} else if h.Status != "not-started" {
+				t.Errorf("%s: as before but neither rolled back nor not-started: %s %q", name, h.Status, h.Error)
 			}
 			if h.Status == "changed" {
 				t.Errorf("%s: reported changed but is as before", name)
