@@ -44,6 +44,9 @@ type HostSpec struct {
 	Rules  string // iptables-restore input loaded at start ("" = empty tables, policy ACCEPT)
 	Rules6 string // ip6tables-restore input (ignored with NoIPv6)
 	RHEL   bool   // Rocky Linux 9 /etc/os-release and an /etc/sysconfig/ folder; no own /etc/iptables
+	// Alpine: Alpine's /etc/os-release, an own /etc/iptables and OpenRC's
+	// default runlevel with the iptables and ip6tables services in it.
+	Alpine bool
 	Legacy bool   // iptables/ip6tables of the host are iptables-legacy (its own /etc/alternatives)
 	Login  Login
 }

@@ -81,7 +81,7 @@ func (l *Lab) machinePart(ctx context.Context, needUser map[Login]bool, clientPu
 // /etc/x, and only warns when it cannot). A lab that creates one leaves a
 // marker in runDir; the last lab down removes the folder when it is empty
 // and no /etc/netns/*/ has its own version any more.
-var sharedEtc = []string{"iptables", "sysconfig"}
+var sharedEtc = []string{"iptables", "sysconfig", "runlevels"}
 
 func markerOf(name string) string { return filepath.Join(runDir, "created-etc-"+name) }
 
@@ -138,8 +138,11 @@ func (l *Lab) makeEtc() error {
 		} else {
 			need["iptables"] = true
 		}
+		if h.Spec.Alpine {
+			need["runlevels"] = true
+		}
 	}
-	for _, name := range []string{"netns", "iptables", "sysconfig"} {
+	for _, name := range []string{"netns", "iptables", "sysconfig", "runlevels"} {
 		if !need[name] {
 			continue
 		}
@@ -174,6 +177,40 @@ func (l *Lab) makeEtc() error {
 				return err
 			}
 		} else if err := os.Mkdir(filepath.Join(d, "iptables"), 0o755); err != nil {
+			return err
+		}
+		if h.Spec.Alpine {
+			if err := alpineEtc(d); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// alpineOSRelease is Alpine 3.20's /etc/os-release.
+const alpineOSRelease = `NAME="Alpine Linux"
+ID=alpine
+VERSION_ID=3.20.3
+PRETTY_NAME="Alpine Linux v3.20"
+HOME_URL="https://alpinelinux.org/"
+BUG_REPORT_URL="https://gitlab.alpinelinux.org/alpine/aports/-/issues"
+`
+
+// alpineEtc gives a host Alpine's os-release and OpenRC's default
+// runlevel with iptables and ip6tables enabled. rc-update add makes a
+// link to /etc/init.d/SERVICE, which no lab host has: a plain file stands
+// in for it.
+func alpineEtc(d string) error {
+	if err := writeFile(filepath.Join(d, "os-release"), []byte(alpineOSRelease), 0o644); err != nil {
+		return err
+	}
+	rl := filepath.Join(d, "runlevels", "default")
+	if err := os.MkdirAll(rl, 0o755); err != nil {
+		return err
+	}
+	for _, svc := range []string{"iptables", "ip6tables"} {
+		if err := writeFile(filepath.Join(rl, svc), []byte("#!/sbin/openrc-run\n"), 0o755); err != nil {
 			return err
 		}
 	}

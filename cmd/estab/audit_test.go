@@ -136,6 +136,15 @@ func TestAuditLab(t *testing.T) {
 		t.Errorf("x-a-fwd: %+v", c)
 	}
 
+	// Alpine's layout, saved and enabled: compliant, exit 0.
+	if out, err := l.Exec(context.Background(), "x-a-alpine", "sh", "-c", "iptables-save > /etc/iptables/rules-save && ip6tables-save > /etc/iptables/rules6-save"); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	code, out, stderr = estab(t, append(args, "--limit", "x-a-alpine")...)
+	if code != exitOK {
+		t.Fatalf("x-a-alpine: exit %d, want 0 (compliant):\n%s\n%s", code, out, stderr)
+	}
+
 	// Without the host that cannot be audited: non-compliant, exit 1.
 	if code, _, stderr := estab(t, append(args, "--limit", "x-a-good:x-a-shadow")...); code != exitHostsFailed {
 		t.Fatalf("exit %d, want 1: %s", code, stderr)

@@ -78,6 +78,9 @@ var labHosts = []lab.HostSpec{
 	both(lab.HostSpec{Name: "x-a-shadow", Rules: ruleset("ACCEPT", loRule, sshRule, "-A INPUT -j DROP\n", statefulR)}),
 	both(lab.HostSpec{Name: "x-a-drift", Rules: ruleset("ACCEPT", statefulR, loRule, sshRule)}),
 	{Name: "x-a-nov6", NoIPv6: true, Rules: ruleset("ACCEPT", statefulR, loRule, sshRule)},
+	// Compliant in every required check: Alpine's layout, rules saved by
+	// the test, both services in the default runlevel.
+	both(lab.HostSpec{Name: "x-a-alpine", Alpine: true, Rules: ruleset("DROP", loRule, statefulR, sshRule)}),
 	// The judge on layouts of real hosts, for the audit.
 	{Name: "x-a-ufw", NoIPv6: true, Rules: "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n:ufw-before-input - [0:0]\n" +
 		"-A INPUT -j ufw-before-input\n-A ufw-before-input -i lo -j ACCEPT\n" + strings.Replace(statefulR, "INPUT", "ufw-before-input", 1) + strings.Replace(sshRule, "INPUT", "ufw-before-input", 1) + "COMMIT\n"},
