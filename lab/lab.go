@@ -47,7 +47,7 @@ type HostSpec struct {
 	// Alpine: Alpine's /etc/os-release, an own /etc/iptables and OpenRC's
 	// default runlevel with the iptables and ip6tables services in it.
 	Alpine bool
-	Legacy bool   // iptables/ip6tables of the host are iptables-legacy (its own /etc/alternatives)
+	Legacy bool // iptables/ip6tables of the host are iptables-legacy (its own /etc/alternatives)
 	Login  Login
 }
 
