@@ -175,4 +175,7 @@ type Cost struct {
 	Connections int `json:"connections"`
 	Sessions    int `json:"sessions"`
 	Commands    int `json:"commands"`
+	// RoundTrips are the waits for the host: commands sent together
+	// (pipelined) cost one. Over a WAN they decide a host's time.
+	RoundTrips int `json:"round_trips"`
 }

@@ -25,7 +25,8 @@ func Apply(ctx context.Context, ex remote.Executor, h Host, o Options) (res resu
 	if o.RunID == "" {
 		o.RunID = safety.NewRunID()
 	}
-	p := &proc{ex: ex, h: h, o: o, interrupt: ctx}
+	pf := &prefetched{Executor: ex, ahead: map[string][]remote.Result{}}
+	p := &proc{ex: pf, h: h, o: o, interrupt: ctx}
 	res = result.NewHost(h.Name, h.Address, o.RunID)
 	p.res = &res
 	defer p.finish(start)
@@ -33,8 +34,10 @@ func Apply(ctx context.Context, ex remote.Executor, h Host, o Options) (res resu
 	// finishes its current step, then completes or restores (p.interrupted).
 	ctx = context.WithoutCancel(ctx)
 
+	p.ahead(ctx, pf)
 	facts, err := p.detect(ctx)
 	if err != nil {
+		p.releaseAheadLock(ctx, pf)
 		p.fail(err)
 		if p.res.ErrorKind == "" {
 			p.res.ErrorKind = result.KindDetect
@@ -51,7 +54,9 @@ func Apply(ctx context.Context, ex remote.Executor, h Host, o Options) (res resu
 		}
 		defer p.unlockHost(ctx)
 	}
+	p.planReads(ctx, pf, facts)
 	plans := p.planAll(ctx, facts)
+	pf.forget() // answers read ahead serve only the reads before a change
 	switch {
 	case p.anyFailed() && !o.Check:
 		// One family failed its checks: the host is changed in no family.
@@ -75,7 +80,8 @@ func (p *proc) finish(start time.Time) {
 	res.Steps = p.steps
 	st := p.ex.Stats()
 	// The probe is a connection (and session) of its own.
-	res.Cost = result.Cost{Connections: st.Connections + p.probes, Sessions: st.Sessions + p.probes, Commands: st.Commands + p.probes}
+	res.Cost = result.Cost{Connections: st.Connections + p.probes, Sessions: st.Sessions + p.probes, Commands: st.Commands + p.probes,
+		RoundTrips: st.RoundTrips + p.probes}
 	res.Duration = time.Since(start)
 	if res.Status == "" {
 		res.Status = overall(res.Families)

@@ -44,7 +44,7 @@ func (p *proc) plan(ctx context.Context, pl *plan) {
 	p.noteChains(rs)
 	fr.Policy = rs.Policies["INPUT"]
 
-	c, err := p.run(ctx, "check", append([]string{pl.fam.Cmd, "-w", xtablesWait, "-C", "INPUT"}, rules.Canonical...)...)
+	c, err := p.run(ctx, "check", checkCommand(pl.fam).Argv...)
 	if err != nil {
 		p.failFamily(pl, "%v", err)
 		return

@@ -29,13 +29,38 @@ type Fake struct {
 
 	mu       sync.Mutex
 	commands []remote.Command
+	trips    int
 	closed   bool
 }
 
 var _ remote.Executor = (*Fake)(nil)
 
-// Run records cmd and answers it. An ended ctx or a closed Fake is an error.
+// Run records cmd and answers it, one round trip. An ended ctx or a
+// closed Fake is an error.
 func (f *Fake) Run(ctx context.Context, cmd remote.Command) (remote.Result, error) {
+	f.mu.Lock()
+	f.trips++
+	f.mu.Unlock()
+	return f.run(ctx, cmd)
+}
+
+// RunAll answers cmds in order as one round trip, as remote.Conn does.
+func (f *Fake) RunAll(ctx context.Context, cmds []remote.Command) ([]remote.Result, error) {
+	f.mu.Lock()
+	f.trips++
+	f.mu.Unlock()
+	var out []remote.Result
+	for _, c := range cmds {
+		r, err := f.run(ctx, c)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func (f *Fake) run(ctx context.Context, cmd remote.Command) (remote.Result, error) {
 	if err := ctx.Err(); err != nil {
 		return remote.Result{Argv: slices.Clone(cmd.Argv), Host: f.Host}, fmt.Errorf("%s: run: %w", f.Host, err)
 	}
@@ -101,7 +126,7 @@ func (f *Fake) Argvs() []string {
 func (f *Fake) Stats() remote.Stats {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return remote.Stats{Connections: 1, Sessions: 1, Commands: len(f.commands), RoundTrips: len(f.commands)}
+	return remote.Stats{Connections: 1, Sessions: 1, Commands: len(f.commands), RoundTrips: f.trips}
 }
 
 // Close makes later Runs fail.

@@ -56,7 +56,7 @@ func Lock(ctx context.Context, ex remote.Executor, runID string, shellPID int, s
 	if err := checkSnapshot(Snapshot{Dir: snapDir, RunID: strings.TrimPrefix(snapDir, snapshotRoot+"/")}); err != nil {
 		return HostLock{}, fmt.Errorf("lock: %w", err)
 	}
-	r, err := ex.Run(ctx, remote.Command{Argv: []string{"sh", "-c", lockScript, "sh", runID, strconv.Itoa(shellPID), snapDir}})
+	r, err := ex.Run(ctx, LockCommand(runID, shellPID, snapDir))
 	if err != nil {
 		return HostLock{}, fmt.Errorf("lock: %w", err)
 	}
@@ -101,4 +101,10 @@ func Unlock(ctx context.Context, ex remote.Executor, l HostLock) error {
 		return fmt.Errorf("unlock: the lock is not %s's: %s", l.RunID, firstLine(r.Stdout))
 	}
 	return fmt.Errorf("unlock: exit %d: %s", r.ExitCode, firstLine(r.Stderr, r.Stdout))
+}
+
+// LockCommand is the command Lock sends, for a caller that sends it ahead
+// in one round trip with other commands (the answer is Lock's to read).
+func LockCommand(runID string, shellPID int, snapDir string) remote.Command {
+	return remote.Command{Argv: []string{"sh", "-c", lockScript, "sh", runID, strconv.Itoa(shellPID), snapDir}}
 }
