@@ -23,7 +23,7 @@ a host changes) and judge each check with evidence: stateful-rule, stateful-effe
 default-deny, loopback, ipv6-parity, persisted, persistence-enabled, single-backend,
 single-manager. Exit 0 every host compliant, 1 one or more non-compliant, 3 one or more could
 not be audited (wins over 1), 2 usage or inventory error.`,
-		Example: "  estab audit -i hosts.yaml\n  estab audit -i hosts -o json --textfile-dir /var/lib/node_exporter/textfile_collector",
+		Example: "  estab audit -i hosts.yaml\n  estab audit -i hosts --output json --textfile-dir /var/lib/node_exporter/textfile_collector",
 		Args:    cobra.NoArgs,
 	}
 	f.register(c)
