@@ -34,6 +34,9 @@ func (p *prefetched) Run(ctx context.Context, c remote.Command) (remote.Result, 
 // transport failure keeps the answers before it; the failing command is
 // then run (and fails) again when the procedure gets to it.
 func (p *prefetched) send(ctx context.Context, cmds []remote.Command) {
+	if len(cmds) == 0 {
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
 	rs, _ := remote.RunAll(ctx, p.Executor, cmds)
@@ -149,3 +152,16 @@ func (p *proc) releaseAheadLock(ctx context.Context, pf *prefetched) {
 // forget drops the answers nobody read (a family detection skipped): a
 // later command of the same words must reach the host.
 func (p *prefetched) forget() { clear(p.ahead) }
+
+// verifyReads are verifyFamily's commands after the change, sent in one
+// round trip: the outbound connection, the counters it must raise and the
+// review. -Z (--zero-counters) changes the host: it is never sent ahead,
+// and with it the check goes command by command. The knock from the
+// runner, between the counters and the review, changes no rule.
+func (p *proc) verifyReads(fam rules.Family) []remote.Command {
+	argv, skip := outboundArgv(p.h.Peer, fam)
+	if skip != "" || p.o.ZeroCounters {
+		return nil
+	}
+	return []remote.Command{cmd(argv...), cmd(fam.Cmd, "-w", xtablesWait, "-v", "-S"), cmd(fam.Save)}
+}

@@ -20,6 +20,10 @@ const outboundTimeout = 10 * time.Second
 // verifyFamily runs steps 7–9: traffic and counters, blocked port, review.
 func (p *proc) verifyFamily(ctx context.Context, pl *plan, facts hostFacts) error {
 	p.family = pl.fam.Name
+	if pf, ok := p.ex.(*prefetched); ok {
+		pf.send(ctx, p.verifyReads(pl.fam))
+		defer pf.forget()
+	}
 	fr := p.fam(pl)
 	if err := p.traffic(ctx, pl.fam, pl.rs, fr); err != nil {
 		return err
