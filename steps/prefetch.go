@@ -14,7 +14,9 @@ import (
 // round trip (remote.RunAll) and its answer handed out when the procedure
 // runs it, in the same order. The procedure reads as before, command by
 // command, and every command is still recorded as a step; only the waits
-// are fewer. Nothing that changes the host is ever sent ahead.
+// are fewer. Nothing that changes the ruleset or the saved files is ever
+// sent ahead; the host lock goes with the end of detection, and is given
+// back when detection then refuses the host (releaseAheadLock).
 type prefetched struct {
 	remote.Executor
 	ahead map[string][]remote.Result
