@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/estab/estab/remote"
@@ -16,7 +15,7 @@ import (
 func Host(ctx context.Context, ex remote.Executor, name, address, runID string, o Options) result.AuditHost {
 	start := time.Now()
 	h := result.AuditHost{Name: name, Address: address, RunID: runID}
-	g := guard{ex: timed{ex}, steps: &h.Steps, sink: o.Transcript}
+	g := guard{ex: remote.WithTimeout(ex, steps.CommandTimeout), steps: &h.Steps, sink: o.Transcript}
 	d, err := read(ctx, g)
 	h.Backend, h.Saved = d.facts.Backend, d.pers.Mechanism
 	h.Duration = time.Since(start)
@@ -34,13 +33,4 @@ func Host(ctx context.Context, ex remote.Executor, name, address, runID string, 
 		h.Status = result.NonCompliant
 	}
 	return h
-}
-
-// timed bounds every command as apply's are bounded.
-type timed struct{ remote.Executor }
-
-func (t timed) Run(ctx context.Context, c remote.Command) (remote.Result, error) {
-	ctx, cancel := context.WithTimeoutCause(ctx, steps.CommandTimeout, errors.New("no answer within the command timeout"))
-	defer cancel()
-	return t.Executor.Run(ctx, c)
 }

@@ -79,18 +79,19 @@ func must(ctx context.Context, ex remote.Executor, argv ...string) (remote.Resul
 
 func readFamily(ctx context.Context, ex remote.Executor, f rules.Family, pers safety.Persistence) (famData, error) {
 	fd := famData{fam: f, savedPath: pers.Files[f.Name]}
-	l, err := must(ctx, ex, f.Cmd, "-w", "10", "-S") // no counters: the evidence stays the same from night to night
-	if err != nil {
-		return fd, err
-	}
-	if fd.rs, err = rules.Parse(string(l.Stdout)); err != nil {
-		return fd, fmt.Errorf("%s -S: %w", f.Cmd, err)
-	}
+	// One read serves the judge and the drift check: the filter table of
+	// *-save (without -c: the evidence stays the same night after night).
 	s, err := must(ctx, ex, f.Save)
 	if err != nil {
 		return fd, err
 	}
 	fd.live = string(s.Stdout)
+	if fd.rs, err = rules.ParseSaveTable(fd.live, "filter"); err != nil {
+		return fd, fmt.Errorf("%s: %w", f.Save, err)
+	}
+	if fd.rs == nil { // no filter table loaded: nothing filters
+		fd.rs, _ = rules.Parse("-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n")
+	}
 	if fd.savedPath != "" {
 		r, err := ex.Run(ctx, remote.Command{Argv: []string{"cat", "--", fd.savedPath}})
 		if err != nil {

@@ -72,22 +72,10 @@ func pingOne(ctx context.Context, d *remote.Dialer, h host) result.Ping {
 // hung NFS mount) fails instead of holding the run.
 var commandTimeout = steps.CommandTimeout
 
-// timed gives every command of ex its own timeout.
-type timed struct {
-	remote.Executor
-	timeout time.Duration
-}
-
-func (t timed) Run(ctx context.Context, cmd remote.Command) (remote.Result, error) {
-	ctx, cancel := context.WithTimeoutCause(ctx, t.timeout, fmt.Errorf("no answer within %s", t.timeout))
-	defer cancel()
-	return t.Executor.Run(ctx, cmd)
-}
-
 // pingShell is what ping asks through the host's shell, once connected,
 // each command bounded by commandTimeout.
 func pingShell(ctx context.Context, conn remote.Executor, name string, r result.Ping) result.Ping {
-	ex := timed{conn, commandTimeout}
+	ex := remote.WithTimeout(conn, commandTimeout)
 	// One framed round trip through the already-open shell: the shell's
 	// builtin no-op, so this is network plus dispatch, not a fork.
 	rtt, err := ex.Run(ctx, remote.Command{Argv: []string{":"}})

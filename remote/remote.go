@@ -91,6 +91,21 @@ func RunAll(ctx context.Context, ex Executor, cmds []Command) ([]Result, error) 
 	return out, nil
 }
 
+// WithTimeout gives every command run through ex a timeout of its own (a
+// host stuck in a command fails instead of holding the run).
+func WithTimeout(ex Executor, d time.Duration) Executor { return timed{ex, d} }
+
+type timed struct {
+	Executor
+	timeout time.Duration
+}
+
+func (t timed) Run(ctx context.Context, cmd Command) (Result, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, t.timeout, fmt.Errorf("no answer within %s", t.timeout))
+	defer cancel()
+	return t.Executor.Run(ctx, cmd)
+}
+
 // Executor runs commands on one host. A non-zero exit status is not an
 // error: it is in Result.ExitCode. Errors are transport failures (the
 // session or connection broke, the context ended). Implementations are safe

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/estab/estab/internal/termsafe"
 	"github.com/estab/estab/remote"
 	"github.com/estab/estab/remote/remotetest"
 	"github.com/estab/estab/result"
@@ -24,7 +25,7 @@ const hostile = "ok\x1b[2J\rFAKE\x1b]0;title\x07 \u202eevil\u2066x\u2069 \u009b3
 func rawControl(out string) int {
 	for i := 0; i < len(out); {
 		r, n := utf8.DecodeRuneInString(out[i:])
-		if r == utf8.RuneError && n == 1 || r != '\n' && unsafeRune(r) {
+		if r == utf8.RuneError && n == 1 || r != '\n' && termsafe.Unsafe(r) {
 			return i
 		}
 		i += n

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/estab/estab/internal/termsafe"
 )
 
 // ansible-inventory prints with Python's json.dumps(sort_keys=True,
@@ -118,7 +120,7 @@ func pyJSONString(b *bytes.Buffer, s string) {
 		case '\f':
 			b.WriteString(`\f`)
 		default:
-			if r < 0x20 || unsafeRune(r) {
+			if r < 0x20 || termsafe.Unsafe(r) {
 				fmt.Fprintf(b, `\u%04x`, r)
 			} else {
 				b.WriteRune(r)

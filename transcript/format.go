@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/estab/estab/internal/termsafe"
+
 	"github.com/estab/estab/result"
 )
 
@@ -86,22 +88,9 @@ func shellWord(s string) string {
 	return b.String() + "'"
 }
 
-// unsafeRune: what must not reach a terminal raw (C0 and C1 controls, DEL,
-// line separators, bidi overrides and isolates).
-func unsafeRune(r rune) bool {
-	switch {
-	case r == '\t':
-		return false // harmless, and common in command output
-	case r < 0x20, r == 0x7f, r >= 0x80 && r <= 0x9f:
-		return true
-	case r == 0x2028, r == 0x2029, r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
-		return true
-	}
-	return false
-}
-
-// escape writes every unsafe rune and invalid byte as a visible escape
-// (\x1b, \u202e, \xff); a backslash and a tab stay as they are.
+// escape writes every rune termsafe calls unsafe, but a tab (harmless,
+// and common in command output), and every invalid byte as a visible Go
+// escape (\x1b, \a, \u202e, \xff).
 func escape(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); {
@@ -109,7 +98,7 @@ func escape(s string) string {
 		switch {
 		case r == utf8.RuneError && n <= 1:
 			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case unsafeRune(r):
+		case r != '\t' && termsafe.Unsafe(r):
 			q := strconv.QuoteRuneToASCII(r)
 			b.WriteString(q[1 : len(q)-1])
 		default:

@@ -189,10 +189,30 @@ func TestInterruptLeavesEveryHostSavedOrAsBefore(t *testing.T) {
 // on a real terminal (script(1) gives estab a pty): asked once, not echoed.
 func TestAskBecomePassOnATerminal(t *testing.T) {
 	l := needLab(t)
+	got := onTerminal(t, []string{"ping", "-K", "-i", labInventory(t, l, nil), "--ssh-config", writeFile(t, "ssh_config", ""),
+		"--known-hosts", l.KnownHosts, "--limit", "nov6:rhel", "--output", "json"}, l.BecomePassword)
+	if strings.Count(got, "BECOME password: ") != 1 || strings.Contains(got, l.BecomePassword) {
+		t.Fatalf("want one prompt and no echo of the password:\n%s", got)
+	}
+	var doc pingDoc
+	if err := json.Unmarshal([]byte(got[strings.Index(got, "{"):]), &doc); err != nil {
+		t.Fatalf("%v:\n%s", err, got)
+	}
+	for _, h := range doc.Hosts {
+		if h.Sudo != "ok" || h.Error != "" {
+			t.Errorf("%s: sudo %q error %q", h.Host, h.Sudo, h.Error)
+		}
+	}
+}
+
+// onTerminal runs estab with args on a pseudo-terminal (script(1)),
+// answers the BECOME password prompt with password, and returns all it
+// printed (stdout and stderr, as a terminal shows them).
+func onTerminal(t *testing.T, args []string, password string) string {
+	t.Helper()
 	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 	line := q(os.Args[0])
-	for _, a := range []string{"ping", "-K", "-i", labInventory(t, l, nil), "--ssh-config", writeFile(t, "ssh_config", ""),
-		"--known-hosts", l.KnownHosts, "--limit", "nov6:rhel", "--output", "json"} {
+	for _, a := range args {
 		line += " " + q(a)
 	}
 	cmd := exec.Command("script", "-qec", line, "/dev/null")
@@ -208,24 +228,11 @@ func TestAskBecomePassOnATerminal(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	labtest.WaitFor(t, 15*time.Second, func() bool { return strings.Contains(out.String(), "BECOME password: ") }, "the BECOME password prompt")
-	if _, err := stdin.Write([]byte(l.BecomePassword + "\n")); err != nil {
+	if _, err := stdin.Write([]byte(password + "\n")); err != nil {
 		t.Fatal(err)
 	}
-	err = cmd.Wait()
-	got := out.String()
-	if err != nil {
-		t.Fatalf("estab -K: %v\n%s", err, got)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("estab %s: %v\n%s", strings.Join(args, " "), err, out.String())
 	}
-	if strings.Count(got, "BECOME password: ") != 1 || strings.Contains(got, l.BecomePassword) {
-		t.Fatalf("want one prompt and no echo of the password:\n%s", got)
-	}
-	var doc pingDoc
-	if err := json.Unmarshal([]byte(got[strings.Index(got, "{"):]), &doc); err != nil {
-		t.Fatalf("%v:\n%s", err, got)
-	}
-	for _, h := range doc.Hosts {
-		if h.Sudo != "ok" || h.Error != "" {
-			t.Errorf("%s: sudo %q error %q", h.Host, h.Sudo, h.Error)
-		}
-	}
+	return out.String()
 }
