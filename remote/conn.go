@@ -157,12 +157,19 @@ func (c *Conn) RunAll(ctx context.Context, cmds []Command) ([]Result, error) {
 	seqs := make([]uint64, len(cmds))
 	for i, cmd := range cmds {
 		line, err := buildCommand(cmd)
+		if err == nil {
+			err = checkNeeds(i, cmd)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: run %s: %w", c.target.Name, displayArgv(cmd.Argv, 60), err)
 		}
+		var needs []uint64
+		for _, j := range cmd.Needs {
+			needs = append(needs, seqs[j])
+		}
 		c.seq++
 		seqs[i], nonces[i] = c.seq, newToken()
-		framed.WriteString(encodeFrame(line, nonces[i], seqs[i]))
+		framed.WriteString(encodeFrame(line, nonces[i], seqs[i], needs))
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", c.target.Name, op, context.Cause(ctx))
@@ -196,7 +203,7 @@ func (c *Conn) RunAll(ctx context.Context, cmds []Command) ([]Result, error) {
 			return out, fmt.Errorf("%s: %s: %w", c.target.Name, cop, context.Cause(ctx))
 		}
 		if err == nil {
-			res.ExitCode, err = decodeAnswer(of, ef, seqs[i])
+			res.ExitCode, res.Skipped, err = decodeAnswer(of, ef, seqs[i])
 		}
 		if errors.Is(err, errBadFrame) {
 			e := c.fail(KindSession, cop, fmt.Errorf("%w; connection dropped", err))

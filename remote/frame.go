@@ -70,12 +70,30 @@ func frameMarker(token string) []byte { return []byte("\x1e" + token + " ") }
 // encodeFrame turns a command line (from buildCommand) into the line sent
 // to the shell: the command, then its exit code on stdout and "end" on
 // stderr, each after the command's nonce and sequence number. nonce is hex
-// (from newToken), so it needs no quoting.
-func encodeFrame(line, nonce string, seq uint64) string {
+// (from newToken), so it needs no quoting. The exit code is also kept in
+// the shell variable estab_eSEQ, so that a later command of the batch
+// that needs this one (needs: their sequence numbers) runs only when it
+// was 0; a command not run answers "skip" instead of a code. A command
+// runs in a subshell: it cannot set these variables.
+func encodeFrame(line, nonce string, seq uint64, needs []uint64) string {
 	var b strings.Builder
-	b.Grow(len(line) + 2*len(nonce) + 96)
+	b.Grow(len(line) + 2*len(nonce) + 128 + 24*len(needs))
+	if len(needs) > 0 {
+		b.WriteString("if")
+		for i, n := range needs {
+			if i > 0 {
+				b.WriteString(" &&")
+			}
+			fmt.Fprintf(&b, ` [ "${estab_e%d-}" = 0 ]`, n)
+		}
+		b.WriteString("; then ")
+	}
 	b.WriteString(line)
-	fmt.Fprintf(&b, `; printf '\036%%s %%s %%d\n' %s %d "$?"; printf '\036%%s %%s end\n' %s %d >&2`, nonce, seq, nonce, seq)
+	fmt.Fprintf(&b, "; estab_e%d=$?", seq)
+	if len(needs) > 0 {
+		fmt.Fprintf(&b, "; else estab_e%d=skip; fi", seq)
+	}
+	fmt.Fprintf(&b, `; printf '\036%%s %%s %%s\n' %s %d "$estab_e%d"; printf '\036%%s %%s end\n' %s %d >&2`, nonce, seq, seq, nonce, seq)
 	b.WriteByte('\n')
 	return b.String()
 }
@@ -84,19 +102,22 @@ func encodeFrame(line, nonce string, seq uint64) string {
 var errBadFrame = errors.New("protocol error")
 
 // decodeAnswer checks that both frames close command seq and reads its
-// exit code.
-func decodeAnswer(out, errf frame, seq uint64) (int, error) {
+// exit code; skipped: the command was not run (see encodeFrame).
+func decodeAnswer(out, errf frame, seq uint64) (code int, skipped bool, err error) {
 	want := strconv.FormatUint(seq, 10) + " "
-	outSeq, code, ok1 := strings.Cut(out.word, " ")
+	outSeq, word, ok1 := strings.Cut(out.word, " ")
 	errSeq, end, ok2 := strings.Cut(errf.word, " ")
 	if !ok1 || !ok2 || outSeq+" " != want || errSeq+" " != want {
-		return 0, fmt.Errorf("%w: frame %q/%q does not close command %d", errBadFrame, out.word, errf.word, seq)
+		return 0, false, fmt.Errorf("%w: frame %q/%q does not close command %d", errBadFrame, out.word, errf.word, seq)
 	}
-	n, err := strconv.Atoi(code)
-	if err != nil || n < 0 || n > 255 || strconv.Itoa(n) != code || end != "end" {
-		return 0, fmt.Errorf("%w: unexpected frame %q/%q", errBadFrame, out.word, errf.word)
+	if word == "skip" && end == "end" && len(out.data) == 0 && len(errf.data) == 0 {
+		return -1, true, nil
 	}
-	return n, nil
+	n, err := strconv.Atoi(word)
+	if err != nil || n < 0 || n > 255 || strconv.Itoa(n) != word || end != "end" {
+		return 0, false, fmt.Errorf("%w: unexpected frame %q/%q", errBadFrame, out.word, errf.word)
+	}
+	return n, false, nil
 }
 
 // parseReady finds the "ready" line in what the shell printed on stderr

@@ -129,7 +129,7 @@ func TestDecodeAnswer(t *testing.T) {
 		{"0", "end", 0, true},
 		{"7 0 1", "7 end", 0, true},
 	} {
-		code, err := decodeAnswer(frame{word: tc.out}, frame{word: tc.errf}, 7)
+		code, _, err := decodeAnswer(frame{word: tc.out}, frame{word: tc.errf}, 7)
 		if tc.bad {
 			if !errors.Is(err, errBadFrame) || !strings.Contains(err.Error(), "protocol error: ") {
 				t.Errorf("%q/%q: err %v, want a protocol error", tc.out, tc.errf, err)
@@ -257,7 +257,7 @@ func TestFramesThroughLocalShell(t *testing.T) {
 			t.Fatal(err)
 		}
 		nonces[i] = newToken()
-		all.WriteString(encodeFrame(line, nonces[i], uint64(i+1)))
+		all.WriteString(encodeFrame(line, nonces[i], uint64(i+1), nil))
 	}
 	go func() {
 		io.WriteString(stdin, all.String())
@@ -269,7 +269,7 @@ func TestFramesThroughLocalShell(t *testing.T) {
 		if err1 != nil || err2 != nil {
 			t.Fatalf("command %d: %v %v", i, err1, err2)
 		}
-		code, err := decodeAnswer(out, errf, uint64(i+1))
+		code, _, err := decodeAnswer(out, errf, uint64(i+1))
 		if err != nil {
 			t.Fatalf("command %d: %v", i, err)
 		}

@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -75,3 +76,55 @@ type onlyRun struct{ c *Conn }
 func (o onlyRun) Run(ctx context.Context, cmd Command) (Result, error) { return o.c.Run(ctx, cmd) }
 func (o onlyRun) Stats() Stats                                         { return o.c.Stats() }
 func (o onlyRun) Close() error                                         { return nil }
+
+// A command that Needs others runs only when they all exited 0, in the same
+// round trip; one not run is Skipped, and so is one that needs it. The
+// host decides, through the shell and through the one-by-one fallback alike.
+func TestRunAllNeeds(t *testing.T) {
+	f := newFixture(t, serverOpts{})
+	d := NewDialer(testOptions())
+	defer d.Close()
+	c := connect(t, d, f.target("h1"))
+	marker := t.TempDir() + "/ran"
+	cmds := []Command{
+		{Argv: []string{"true"}},                                // 0
+		{Argv: []string{"sh", "-c", "exit 4"}},                  // 1
+		{Argv: []string{"echo", "after-0"}, Needs: []int{0}},    // 2: runs
+		{Argv: []string{"touch", marker}, Needs: []int{0, 1}},   // 3: not run (1 failed)
+		{Argv: []string{"echo", "after-3"}, Needs: []int{3}},    // 4: not run (3 was not)
+		{Argv: []string{"sh", "-c", "exit 0"}, Needs: []int{2}}, // 5: runs
+	}
+	for name, ex := range map[string]Executor{"shell": c, "fallback": onlyRun{c}} {
+		rs, err := RunAll(context.Background(), ex, cmds)
+		if err != nil || len(rs) != len(cmds) {
+			t.Fatalf("%s: %v, %d results", name, err, len(rs))
+		}
+		for i, want := range []struct {
+			skipped bool
+			code    int
+			out     string
+		}{{false, 0, ""}, {false, 4, ""}, {false, 0, "after-0\n"}, {true, -1, ""}, {true, -1, ""}, {false, 0, ""}} {
+			if r := rs[i]; r.Skipped != want.skipped || r.ExitCode != want.code || string(r.Stdout) != want.out {
+				t.Errorf("%s: command %d: skipped %v exit %d out %q; want %+v", name, i, r.Skipped, r.ExitCode, r.Stdout, want)
+			}
+		}
+		if _, err := os.Stat(marker); err == nil {
+			t.Fatalf("%s: a command whose needs failed ran", name)
+		}
+	}
+	// Needs name earlier commands of the batch only.
+	for _, bad := range [][]Command{
+		{{Argv: []string{"true"}, Needs: []int{0}}},
+		{{Argv: []string{"true"}}, {Argv: []string{"true"}, Needs: []int{2}}},
+	} {
+		if _, err := c.RunAll(context.Background(), bad); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
+	}
+	if _, err := c.Run(context.Background(), Command{Argv: []string{"true"}, Needs: []int{0}}); err == nil {
+		t.Error("Run with Needs: no error")
+	}
+	if r := run(t, c, nil, "echo", "still"); string(r.Stdout) != "still\n" {
+		t.Fatalf("after: %q", r.Stdout)
+	}
+}

@@ -3,6 +3,7 @@ package remote
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -12,6 +13,34 @@ import (
 type Command struct {
 	Argv  []string
 	Stdin []byte // optional data fed to the command's standard input
+
+	// Needs names earlier commands of the same RunAll batch, by index,
+	// that must all have exited 0 for this one to run; when one did not
+	// (or was itself not run) this one is not run and its Result is
+	// Skipped. A chain of dependent steps (snapshot, then arm, then
+	// change) then costs one round trip: the host, not a round trip back
+	// to the runner, stops at the first failure. Run takes none.
+	Needs []int
+}
+
+// checkNeeds validates the Needs of the i-th command of a batch.
+func checkNeeds(i int, c Command) error {
+	for _, j := range c.Needs {
+		if j < 0 || j >= i {
+			return fmt.Errorf("command %d (%s) needs command %d, which does not come before it in the batch", i, displayArgv(c.Argv, 40), j)
+		}
+	}
+	return nil
+}
+
+// needsMet tells whether the commands c needs, among done, all exited 0.
+func needsMet(c Command, done []Result) bool {
+	for _, j := range c.Needs {
+		if j >= len(done) || done[j].Skipped || done[j].ExitCode != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Result is what one command did on the host.
@@ -27,6 +56,10 @@ type Result struct {
 	// Options.MaxOutput: Stdout and Stderr then hold only the first
 	// MaxOutput bytes.
 	StdoutCut, StderrCut int64
+
+	// Skipped: the command was not run, because a command it Needs did
+	// not exit 0 (ExitCode is then -1).
+	Skipped bool
 }
 
 // Truncated is true when output was dropped past the per-command limit.
@@ -81,7 +114,15 @@ func RunAll(ctx context.Context, ex Executor, cmds []Command) ([]Result, error) 
 		return p.RunAll(ctx, cmds)
 	}
 	var out []Result
-	for _, c := range cmds {
+	for i, c := range cmds {
+		if err := checkNeeds(i, c); err != nil {
+			return out, err
+		}
+		if !needsMet(c, out) {
+			out = append(out, Result{Argv: slices.Clone(c.Argv), ExitCode: -1, Skipped: true})
+			continue
+		}
+		c.Needs = nil
 		r, err := ex.Run(ctx, c)
 		if err != nil {
 			return out, err

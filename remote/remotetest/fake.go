@@ -53,7 +53,11 @@ func (f *Fake) RunAll(ctx context.Context, cmds []remote.Command) ([]remote.Resu
 	f.trips++
 	f.mu.Unlock()
 	var out []remote.Result
-	for _, c := range cmds {
+	for i, c := range cmds {
+		if skipped(i, c, out) {
+			out = append(out, remote.Result{Argv: slices.Clone(c.Argv), Host: f.Host, ExitCode: -1, Skipped: true})
+			continue
+		}
 		r, err := f.run(ctx, c)
 		if err != nil {
 			return out, err
@@ -61,6 +65,16 @@ func (f *Fake) RunAll(ctx context.Context, cmds []remote.Command) ([]remote.Resu
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// skipped: a command the i-th needs did not exit 0 (as the shell decides).
+func skipped(i int, c remote.Command, done []remote.Result) bool {
+	for _, j := range c.Needs {
+		if j < 0 || j >= i || done[j].Skipped || done[j].ExitCode != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (f *Fake) run(ctx context.Context, cmd remote.Command) (remote.Result, error) {
