@@ -41,18 +41,23 @@ systemd-run)
 	;;
 setsid)
 	rm -f -- "$dir/deadman.pid" "$dir/deadman.pid.tmp"
-	# In the background of a shell without job control, setsid is no
-	# process group leader: it makes the new session without forking, so
-	# $! is the sleeper.
-	setsid /bin/sh -c "$sleeper" estab-deadman "$secs" "$dir" </dev/null >/dev/null 2>&1 &
-	bg=$!
-	i=0
-	while [ ! -s "$dir/deadman.pid" ]; do
-		i=$((i+1))
-		[ "$i" -le 100 ] || abort 5 "the setsid dead-man did not start"
-		sleep 0.1 2>/dev/null || sleep 1
-	done
-	id=$(cat "$dir/deadman.pid")
+	# The sleeper prints its pid once its HUP trap is set and its pid file
+	# written: the reader answers at once, nothing polls. In the
+	# background of a subshell without job control, setsid is no process
+	# group leader: it makes the new session without forking, so $! is the
+	# sleeper (a group leader kill -PID reaches), printed first so that a
+	# sleeper that never reports (10 s) is still stopped. read and echo
+	# are unbuffered: what was read survives the timeout's kill.
+	wait=
+	command -v timeout >/dev/null 2>&1 && wait="timeout 10"
+	# shellcheck disable=SC2016 # the reader's own $a and $b
+	started=$({ setsid /bin/sh -c "$sleeper" estab-deadman "$secs" "$dir" </dev/null 2>/dev/null & echo "$!"; } |
+		$wait sh -c 'read -r a && echo "$a" && read -r b && echo "$b"')
+	{ read -r bg; read -r id; } <<EOF_STARTED
+$started
+EOF_STARTED
+	{ [ -n "$id" ] && [ "$id" = "$bg" ] && [ "$(cat "$dir/deadman.pid" 2>/dev/null)" = "$id" ]; } ||
+		abort 5 "the setsid dead-man did not start"
 	;;
 *)
 	echo "unknown dead-man mechanism $mech" >&2

@@ -48,21 +48,21 @@ setsid)
 				[ "$d" = estab-deadman ] && [ "$f" = "$dir" ]
 			}
 	}
+	# SIGKILL to its process group (setsid) ends the sleeper and its
+	# sleep at once; it leaves /proc (or turns zombie, with an empty
+	# cmdline) right after, so look again at once rather than sleep.
+	# (The claim is already taken: a sleeper that lingered would restore
+	# nothing.)
 	i=0
 	while ours; do
-		# Its own process group (setsid): the sleep goes too.
-		if [ "$i" -lt 20 ]; then
-			kill -TERM -"$id" 2>/dev/null || kill -TERM "$id" 2>/dev/null
-		else
-			kill -KILL -"$id" 2>/dev/null || kill -KILL "$id" 2>/dev/null
-		fi
+		kill -KILL -"$id" 2>/dev/null || kill -KILL "$id" 2>/dev/null
 		i=$((i+1))
-		if [ "$i" -gt 40 ]; then
+		if [ "$i" -gt 250 ]; then
 			[ -n "$outcome" ] && { echo "$outcome"; exit 10; }
 			echo "dead-man pid $id does not stop" >&2
 			exit 5
 		fi
-		pause
+		[ "$i" -le 200 ] || pause
 	done
 	;;
 *)
