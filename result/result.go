@@ -168,6 +168,10 @@ type Step struct {
 	// limit on the host's side, or past the per-host budget of the report.
 	Truncated string        `json:"truncated,omitempty"`
 	Duration  time.Duration `json:"duration_ns"`
+	// Unread: sent ahead in a round trip with others, the command ran but
+	// the procedure did not need its answer (a family the host lacks, the
+	// other backend's tables).
+	Unread bool `json:"unread,omitempty"`
 }
 
 // Cost counts what reaching the host took.

@@ -25,8 +25,9 @@ func Apply(ctx context.Context, ex remote.Executor, h Host, o Options) (res resu
 	if o.RunID == "" {
 		o.RunID = safety.NewRunID()
 	}
-	pf := &prefetched{Executor: ex, ahead: map[string][]remote.Result{}}
+	pf := newPrefetched(ex)
 	p := &proc{ex: pf, h: h, o: o, interrupt: ctx}
+	pf.unread = p.recordUnread
 	res = result.NewHost(h.Name, h.Address, o.RunID)
 	p.res = &res
 	defer p.finish(start)
@@ -34,7 +35,7 @@ func Apply(ctx context.Context, ex remote.Executor, h Host, o Options) (res resu
 	// finishes its current step, then completes or restores (p.interrupted).
 	ctx = context.WithoutCancel(ctx)
 
-	p.ahead(ctx, pf)
+	pf.send(ctx, p.firstBatch())
 	facts, err := p.detect(ctx)
 	if err != nil {
 		p.releaseAheadLock(ctx, pf)
@@ -54,9 +55,8 @@ func Apply(ctx context.Context, ex remote.Executor, h Host, o Options) (res resu
 		}
 		defer p.unlockHost(ctx)
 	}
-	p.planReads(ctx, pf, facts)
 	plans := p.planAll(ctx, facts)
-	pf.forget() // answers read ahead serve only the reads before a change
+	pf.forget(keptAfterPlanning()...) // the rest served only the reads before a change
 	switch {
 	case p.anyFailed() && !o.Check:
 		// One family failed its checks: the host is changed in no family.
@@ -77,6 +77,7 @@ func Apply(ctx context.Context, ex remote.Executor, h Host, o Options) (res resu
 // finish fills in what every result carries, whatever path the run took.
 func (p *proc) finish(start time.Time) {
 	res := p.res
+	p.forgetAhead()
 	res.Steps = p.steps
 	st := p.ex.Stats()
 	// The probe is a connection (and session) of its own.

@@ -46,13 +46,35 @@ func (p *proc) changeFamily(ctx context.Context, pl *plan) error {
 // moment without the rule, and if a copy vanished meanwhile the commit
 // fails as a whole and nothing changes.
 func (p *proc) change(ctx context.Context, pl *plan) error {
+	c, name, ok := pl.changeCommand()
+	if !ok {
+		return nil
+	}
+	if pl.act == actInsert {
+		_, err := p.must(ctx, name, c.Argv...)
+		return err
+	}
+	r, err := p.exec(ctx, c)
+	p.record(name, c, r)
+	p.steps[len(p.steps)-1].Stdin = string(c.Stdin)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if r.ExitCode != 0 {
+		return fmt.Errorf("%s: %s: exit %d: %s", name, strings.Join(c.Argv, " "), r.ExitCode, strings.TrimSpace(string(r.Stderr)))
+	}
+	return nil
+}
+
+// changeCommand is the command that makes pl's change and its step name;
+// ok is false when the family needs none.
+func (pl *plan) changeCommand() (c remote.Command, name string, ok bool) {
 	fam := pl.fam
 	switch pl.act {
 	case actNone:
-		return nil
+		return remote.Command{}, "", false
 	case actInsert:
-		_, err := p.must(ctx, "insert", append([]string{fam.Cmd, "-w", xtablesWait, "-I", "INPUT", "1"}, rules.Canonical...)...)
-		return err
+		return cmd(append([]string{fam.Cmd, "-w", xtablesWait, "-I", "INPUT", "1"}, rules.Canonical...)...), "insert", true
 	}
 	input := pl.rs.Chains["INPUT"]
 	var copies []rules.Rule
@@ -65,18 +87,7 @@ func (p *proc) change(ctx context.Context, pl *plan) error {
 	if pl.act == actDeduplicate {
 		keep = copies[0].Spec
 	}
-	name := map[result.Action]string{actMove: "move", actDeduplicate: "deduplicate"}[pl.act]
+	name = map[result.Action]string{actMove: "move", actDeduplicate: "deduplicate"}[pl.act]
 	argv := []string{fam.Cmd + "-restore", "-w", "30", "--noflush"}
-	stdin := rules.ReplaceInInput("INPUT", copies, keep)
-	cmd := remote.Command{Argv: argv, Stdin: []byte(stdin)}
-	r, err := p.exec(ctx, cmd)
-	p.record(name, cmd, r)
-	p.steps[len(p.steps)-1].Stdin = stdin
-	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	if r.ExitCode != 0 {
-		return fmt.Errorf("%s: %s: exit %d: %s", name, strings.Join(argv, " "), r.ExitCode, strings.TrimSpace(string(r.Stderr)))
-	}
-	return nil
+	return remote.Command{Argv: argv, Stdin: []byte(rules.ReplaceInInput("INPUT", copies, keep))}, name, true
 }

@@ -33,6 +33,8 @@ func (commitStage) Run(ctx context.Context, t *txn) error {
 		return nil
 	}
 	ex := p.as("commit")
+	t.sendCommit(ctx)
+	defer p.forgetAhead()
 	saved, err := safety.Commit(ctx, ex, t.dm, t.pers, t.fams)
 	switch {
 	case err == nil:
@@ -63,6 +65,27 @@ func (commitStage) Run(ctx context.Context, t *txn) error {
 	}
 	t.noteSaved(saved)
 	return nil
+}
+
+// sendCommit sends the commit and, needing it, the read-back of each saved
+// file in one round trip: VerifySaved then reads those answers.
+func (t *txn) sendCommit(ctx context.Context) {
+	pf, ok := t.p.ex.(*prefetched)
+	if !ok {
+		return
+	}
+	c, err := safety.CommitCommand(t.dm, t.pers, t.fams)
+	if err != nil {
+		return
+	}
+	var b batch
+	commit := b.add("commit", "", c)
+	for _, f := range t.fams {
+		if file := t.pers.Files[f.Name]; file != "" {
+			b.add("commit", "", safety.ReadSavedCommand(file), commit)
+		}
+	}
+	pf.send(ctx, b)
 }
 
 // claimed records that the dead-man can no longer fire.
@@ -164,6 +187,15 @@ type doneStage struct{}
 
 func (doneStage) Run(ctx context.Context, t *txn) error {
 	p := t.p
+	// The unlock that follows (unlockHost) goes in the same round trip.
+	var b batch
+	b.add("cleanup", "", safety.CleanupCommand(t.snap))
+	if !p.pendingRestore && p.lock.RunID != "" {
+		b.add("unlock", "", safety.UnlockCommand(p.lock))
+	}
+	if pf, ok := p.ex.(*prefetched); ok {
+		pf.send(ctx, b)
+	}
 	if err := safety.Cleanup(ctx, p.as("cleanup"), t.snap); err != nil {
 		p.warn("snapshot folder left on the host: %v", err)
 	}

@@ -25,6 +25,10 @@ type Options struct {
 	// it catches what breaks a minute later (neighbour entries expiring, a
 	// cron job reloading rules).
 	Settle time.Duration
+	// KnockWait is the least a knock on estab_blocked_port waits for an
+	// answer before it counts as dropped (--knock-wait; DefaultKnockWait
+	// when 0); on a slow link it waits longer (knockRTTs round trips).
+	KnockWait time.Duration
 	// PauseBeforeProbe is a test-only pause point between the confirmed
 	// change and the probe (ESTAB_TEST_PAUSE_BEFORE_PROBE), to kill the
 	// runner there. An interrupt ends it early.

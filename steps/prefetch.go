@@ -1,140 +1,234 @@
 package steps
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/estab/estab/remote"
 	"github.com/estab/estab/rules"
 	"github.com/estab/estab/steps/safety"
 )
 
-// prefetched is the host's executor with answers sent for ahead: a
-// command the procedure is certain to run next is sent with others in one
-// round trip (remote.RunAll) and its answer handed out when the procedure
-// runs it, in the same order. The procedure reads as before, command by
-// command, and every command is still recorded as a step; only the waits
-// are fewer. Nothing that changes the ruleset or the saved files is ever
-// sent ahead; the host lock goes with the end of detection, and is given
-// back when detection then refuses the host (releaseAheadLock).
+// prefetched is the host's executor with answers sent for ahead: commands
+// the procedure will run next are sent together in one round trip
+// (remote.RunAll) and their answers handed out when the procedure runs
+// them, in the same order. The procedure reads as before, command by
+// command, and every command it runs is still recorded as a step; only the
+// waits are fewer. A command that depends on another's success Needs it
+// (remote.Command.Needs): the host skips it when that failed, and a
+// skipped answer is never handed out (the procedure, had it wanted the
+// command after all, runs it then).
+//
+// Per host, at most five round trips besides the probe's connection:
+// what detection and planning read (firstBatch), the transaction's chain
+// of snapshot, arm and change (transactionBatch), the checks after it
+// (traffic, counters, review, and the saved files when nothing changed),
+// the commit with the saved files read back, the clean-up with the unlock.
 type prefetched struct {
 	remote.Executor
-	ahead map[string][]remote.Result
+	ahead map[string][]aheadAnswer
+	// rtt is the shortest round trip a batch took: an upper bound of the
+	// link's round-trip time (it includes the host's work).
+	rtt time.Duration
+	// unread records a command that ran but whose answer the procedure
+	// did not need (a step like any other, marked unread).
+	unread func(step, family string, c remote.Command, r remote.Result)
+}
+
+type aheadAnswer struct {
+	r    remote.Result
+	sent time.Time // the runner's time just before the batch was sent
+	c    remote.Command
+	meta stepMeta
+}
+
+// stepMeta names the step a command sent ahead is part of.
+type stepMeta struct {
+	step, family string
+	seq          int // place in its batch
+}
+
+func newPrefetched(ex remote.Executor) *prefetched {
+	return &prefetched{Executor: ex, ahead: map[string][]aheadAnswer{}}
 }
 
 func key(c remote.Command) string { return strings.Join(c.Argv, "\x00") + "\x01" + string(c.Stdin) }
 
 func (p *prefetched) Run(ctx context.Context, c remote.Command) (remote.Result, error) {
-	if rs := p.ahead[key(c)]; len(rs) > 0 {
-		p.ahead[key(c)] = rs[1:]
-		return rs[0], nil
+	if as := p.ahead[key(c)]; len(as) > 0 {
+		p.ahead[key(c)] = as[1:]
+		if !as[0].r.Skipped {
+			return as[0].r, nil
+		}
 	}
 	return p.Executor.Run(ctx, c)
 }
 
-// send runs cmds in one round trip and keeps their answers for Run. A
-// transport failure keeps the answers before it; the failing command is
-// then run (and fails) again when the procedure gets to it.
-func (p *prefetched) send(ctx context.Context, cmds []remote.Command) {
-	if len(cmds) == 0 {
-		return
+// send runs b in one round trip and keeps the answers for Run; it returns
+// them too (a caller may need to know what ran). A transport failure keeps
+// the answers before it; the failing command is then run (and fails)
+// again when the procedure gets to it.
+func (p *prefetched) send(ctx context.Context, b batch) []remote.Result {
+	if len(b.cmds) == 0 {
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
-	rs, _ := remote.RunAll(ctx, p.Executor, cmds)
+	sent := time.Now()
+	rs, _ := remote.RunAll(ctx, p.Executor, b.cmds)
+	if d := time.Since(sent); len(rs) == len(b.cmds) && (p.rtt == 0 || d < p.rtt) {
+		p.rtt = d
+	}
 	for i, r := range rs {
-		p.ahead[key(cmds[i])] = append(p.ahead[key(cmds[i])], r)
+		c := b.cmds[i]
+		c.Needs = nil
+		p.ahead[key(c)] = append(p.ahead[key(c)], aheadAnswer{r: r, sent: sent, c: c, meta: b.meta[i]})
 	}
+	return rs
 }
 
-func cmd(argv ...string) remote.Command { return remote.Command{Argv: argv} }
-
-// detectAhead are Detect's first reads, the same on every host.
-var detectAhead = []remote.Command{
-	cmd("id", "-u"), cmd("iptables", "-V"), cmd("cat", "/proc/net/if_inet6"), cmd("cat", "/proc/sys/net/ipv6/conf/all/disable_ipv6"),
-}
-
-// detectRest are the reads that finish detection, then the host lock:
-// ip6tables only where the kernel has IPv6 (asking may load a module),
-// the firewall managers, the other backend's tables.
-func (p *proc) detectRest(backend string, ipv6Kernel bool) []remote.Command {
-	var cs []remote.Command
-	if ipv6Kernel {
-		cs = append(cs, cmd("ip6tables", "-w", xtablesWait, "-S", "INPUT"))
+// sentAt is when the pending answer to c was sent for (zero: none is).
+func (p *prefetched) sentAt(c remote.Command) time.Time {
+	if as := p.ahead[key(c)]; len(as) > 0 {
+		return as[0].sent
 	}
-	cs = append(cs, cmd("ufw", "status"), cmd("firewall-cmd", "--state"))
-	switch backend {
-	case "nf_tables":
-		cs = append(cs, cmd("cat", "/proc/net/ip_tables_names"))
-	case "legacy":
-		cs = append(cs, cmd("nft", "list", "tables"))
-	}
-	if !p.o.Check {
-		cs = append(cs, p.lockCommand())
-	}
-	return cs
-}
-
-func (p *proc) lockCommand() remote.Command {
-	return safety.LockCommand(p.o.RunID, p.h.ShellPID, safety.SnapshotRoot+"/"+snapshotID(p.o.RunID, p.h.Name))
-}
-
-// planReads are every planned family's review, listing and check, sent
-// once detection passed and the lock is held: a host that fails
-// detection (a held xtables lock, a firewall manager) is asked no more.
-func (p *proc) planReads(ctx context.Context, pf *prefetched, f hostFacts) {
-	var cs []remote.Command
-	for _, fam := range []rules.Family{rules.IPv4, rules.IPv6} {
-		if fam == rules.IPv6 && !f.IPv6 {
-			continue
-		}
-		if p.o.Families == "auto" || p.o.Families == "" || p.o.Families == fam.Name {
-			cs = append(cs, p.familyReads(fam)...)
-		}
-	}
-	pf.send(ctx, cs)
+	return time.Time{}
 }
 
 // peek is a prefetched answer, left for the procedure to read.
 func (p *prefetched) peek(c remote.Command) (remote.Result, bool) {
-	rs := p.ahead[key(c)]
-	if len(rs) == 0 {
+	as := p.ahead[key(c)]
+	if len(as) == 0 || as[0].r.Skipped {
 		return remote.Result{}, false
 	}
-	return rs[0], true
+	return as[0].r, true
 }
 
-// ahead sends what detection will read in two round trips: the facts
-// every host gets asked, then, knowing the backend and whether the kernel
-// has IPv6, the rest of detection and the lock.
-func (p *proc) ahead(ctx context.Context, pf *prefetched) {
-	pf.send(ctx, detectAhead)
-	id, ok1 := pf.peek(detectAhead[0])
-	v, ok2 := pf.peek(detectAhead[1])
-	ifs, ok3 := pf.peek(detectAhead[2])
-	dis, ok4 := pf.peek(detectAhead[3])
-	if !ok1 || !ok2 || !ok3 || !ok4 || strings.TrimSpace(string(id.Stdout)) != "0" || v.ExitCode != 0 {
-		return // detection fails or asks no more: let it say why
+// forget drops the answers nobody read (a family detection skipped, a
+// chain cut short), except those of keep: a later command of the same
+// words must reach the host. A dropped command that ran is recorded as
+// an unread step: every command the host ran is in the result.
+func (p *prefetched) forget(keep ...remote.Command) {
+	kept := map[string][]aheadAnswer{}
+	for _, c := range keep {
+		if as, ok := p.ahead[key(c)]; ok {
+			kept[key(c)] = as
+		}
 	}
-	_, backend, err := parseVersion(string(v.Stdout))
-	if err != nil {
-		return
+	var dropped []aheadAnswer
+	for k, as := range p.ahead {
+		if _, ok := kept[k]; !ok {
+			dropped = append(dropped, as...)
+		}
 	}
-	kernel, _ := ipv6Probe{IfInet6: string(ifs.Stdout), IfInet6OK: ifs.ExitCode == 0, DisableIPv6: strings.TrimSpace(string(dis.Stdout))}.Judge()
-	pf.send(ctx, p.detectRest(backend, kernel))
+	// In the order they ran: sent first, then by place in the batch.
+	slices.SortStableFunc(dropped, func(a, b aheadAnswer) int {
+		if c := a.sent.Compare(b.sent); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.meta.seq, b.meta.seq)
+	})
+	for _, a := range dropped {
+		if !a.r.Skipped && p.unread != nil {
+			p.unread(a.meta.step, a.meta.family, a.c, a.r)
+		}
+	}
+	p.ahead = kept
 }
 
-// familyReads are plan's commands for fam, in its order.
-func (p *proc) familyReads(fam rules.Family) []remote.Command {
-	var cs []remote.Command
+// A batch is commands sent in one round trip, some needing others, each
+// with the step it belongs to.
+type batch struct {
+	cmds []remote.Command
+	meta []stepMeta
+}
+
+// add appends c as part of step (of family, if any), run only when the
+// commands at needs (indexes returned by earlier adds) exited 0, and
+// returns its index.
+func (b *batch) add(step, family string, c remote.Command, needs ...int) int {
+	c.Needs = append([]int(nil), needs...)
+	b.cmds = append(b.cmds, c)
+	b.meta = append(b.meta, stepMeta{step: step, family: family, seq: len(b.cmds) - 1})
+	return len(b.cmds) - 1
+}
+
+func cmd(argv ...string) remote.Command { return remote.Command{Argv: argv} }
+
+// firstBatch is everything detection, the lock and planning read, in one
+// round trip: the facts every host gets asked, ip6tables only where the
+// kernel has IPv6 (asking may load a module), the firewall managers, both
+// backends' other tables (the answer for the backend found is used), the
+// lock, how the host persists its rules and which dead-man it can run,
+// then each family's listing, review and check. The listings need the
+// lock (a rule another run has not confirmed is never judged present) and
+// the ip6tables read: when that failed (a held xtables lock, after its
+// bounded wait) the host is asked nothing more that waits on the lock.
+func (p *proc) firstBatch() batch {
+	var b batch
+	d := func(c remote.Command, needs ...int) int { return b.add("detect", "", c, needs...) }
+	d(cmd("id", "-u"))
+	d(cmd("iptables", "-V"))
+	inet6 := d(cmd("cat", "/proc/net/if_inet6"))
+	d(cmd("cat", "/proc/sys/net/ipv6/conf/all/disable_ipv6"))
+	ip6 := d(cmd("ip6tables", "-w", xtablesWait, "-S", "INPUT"), inet6)
+	d(cmd("ufw", "status"))
+	d(cmd("firewall-cmd", "--state"))
+	d(cmd("cat", "/proc/net/ip_tables_names"))
+	d(cmd("nft", "list", "tables"))
+	needs := []int{ip6}
 	if !p.o.Check {
-		cs = append(cs, cmd(fam.Save))
+		needs = append(needs, b.add("lock", "", p.lockCommand()))
+		if !p.o.NoSave {
+			for _, c := range safety.PersistenceReads {
+				b.add("snapshot", "", c)
+			}
+		}
+		for _, c := range safety.DeadmanReads {
+			b.add("deadman", "", c)
+		}
 	}
-	return append(cs, cmd(fam.Cmd, "-w", xtablesWait, "-v", "-S"), checkCommand(fam))
+	for _, fam := range p.wantedFamilies() {
+		n := fam.Name
+		if !p.o.Check {
+			b.add("review", n, cmd(fam.Save), needs...)
+		}
+		list := b.add("list", n, listCommand(fam), needs...)
+		b.add("check", n, checkCommand(fam), list)
+	}
+	return b
+}
+
+// keptAfterPlanning are the first batch's answers the procedure reads
+// after planning: how the host persists its rules, which dead-man it runs.
+func keptAfterPlanning() []remote.Command {
+	return append(append([]remote.Command(nil), safety.PersistenceReads...), safety.DeadmanReads...)
+}
+
+// wantedFamilies are the families --families asks for.
+func (p *proc) wantedFamilies() []rules.Family {
+	var fs []rules.Family
+	for _, fam := range []rules.Family{rules.IPv4, rules.IPv6} {
+		if p.o.Families == "auto" || p.o.Families == "" || p.o.Families == fam.Name {
+			fs = append(fs, fam)
+		}
+	}
+	return fs
+}
+
+func listCommand(fam rules.Family) remote.Command {
+	return cmd(fam.Cmd, "-w", xtablesWait, "-v", "-S")
 }
 
 func checkCommand(fam rules.Family) remote.Command {
 	return cmd(append([]string{fam.Cmd, "-w", xtablesWait, "-C", "INPUT"}, rules.Canonical...)...)
+}
+
+func (p *proc) lockCommand() remote.Command {
+	return safety.LockCommand(p.o.RunID, p.h.ShellPID, safety.SnapshotRoot+"/"+snapshotID(p.o.RunID, p.h.Name))
 }
 
 // releaseAheadLock gives back a lock that was taken ahead (with the plans'
@@ -151,19 +245,18 @@ func (p *proc) releaseAheadLock(ctx context.Context, pf *prefetched) {
 	}
 }
 
-// forget drops the answers nobody read (a family detection skipped): a
-// later command of the same words must reach the host.
-func (p *prefetched) forget() { clear(p.ahead) }
-
-// verifyReads are verifyFamily's commands after the change, sent in one
-// round trip: the outbound connection, the counters it must raise and the
-// review. -Z (--zero-counters) changes the host: it is never sent ahead,
-// and with it the check goes command by command. The knock from the
-// runner, between the counters and the review, changes no rule.
-func (p *proc) verifyReads(fam rules.Family) []remote.Command {
-	argv, skip := outboundArgv(p.h.Peer, fam)
-	if skip != "" || p.o.ZeroCounters {
-		return nil
+// verifyReads are verifyFamily's commands after the change: the outbound
+// connection, the counters it must raise and the review. -Z
+// (--zero-counters) changes the host: it is never sent ahead, and with it
+// the check goes command by command. The knock from the runner changes no
+// rule and runs meanwhile.
+func (p *proc) verifyReads(b *batch, fam rules.Family) {
+	if p.o.ZeroCounters {
+		return
 	}
-	return []remote.Command{cmd(argv...), cmd(fam.Cmd, "-w", xtablesWait, "-v", "-S"), cmd(fam.Save)}
+	if argv, skip := outboundArgv(p.h.Peer, fam); skip == "" {
+		b.add("traffic", fam.Name, cmd(argv...))
+		b.add("counters", fam.Name, listCommand(fam))
+	}
+	b.add("review", fam.Name, cmd(fam.Save))
 }

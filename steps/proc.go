@@ -98,6 +98,16 @@ func (p *proc) record(name string, cmd remote.Command, r remote.Result) {
 	})
 }
 
+// recordUnread records a command sent ahead that ran on the host but
+// whose answer the procedure did not need (result.Step.Unread).
+func (p *proc) recordUnread(step, family string, c remote.Command, r remote.Result) {
+	saved := p.family
+	p.family = family
+	p.record(step, c, r)
+	p.family = saved
+	p.steps[len(p.steps)-1].Unread = true
+}
+
 // keep returns what of b fits in the host's output budget, and how many
 // bytes were left out.
 func (p *proc) keep(b []byte) (string, int) {
@@ -137,23 +147,6 @@ func (r recording) Close() error        { return nil }
 func (p *proc) as(step string) remote.Executor {
 	p.family = ""
 	return recording{p, step}
-}
-
-// probe opens the second connection (Host.Probe) and hands the transcript
-// a record of it: `id -u` over a new SSH connection answered 0, or exit -1
-// and the error. Not a step of the result: its cost is counted in probes.
-func (p *proc) probe(ctx context.Context, name string) (func(), error) {
-	p.probes++
-	start := time.Now()
-	done, err := p.h.Probe(ctx)
-	if t := p.o.Transcript; t != nil {
-		st := result.Step{Name: name, Argv: []string{"id", "-u"}, Duration: time.Since(start), Stdout: "0\n"}
-		if err != nil {
-			st.ExitCode, st.Stdout, st.Stderr = -1, "", err.Error()
-		}
-		t.Record(st)
-	}
-	return done, err
 }
 
 // interrupted is true once the run was asked to stop (first Ctrl-C).

@@ -32,9 +32,11 @@ type txn struct {
 	facts hostFacts
 	fams  []rules.Family
 
-	pers safety.Persistence
-	snap safety.Snapshot
-	dm   safety.Deadman
+	pers  safety.Persistence
+	snap  safety.Snapshot
+	mech  string // the dead-man's mechanism
+	dm    safety.Deadman
+	ahead *ranAhead // the chain sent in one round trip (runahead.go)
 	// settled: the failure is already reported (rolled back, or the
 	// dead-man is now the authority): the manager adds nothing.
 	settled bool
@@ -43,6 +45,7 @@ type txn struct {
 	// claim's clean-up; never the arm stage's rollback.
 	disarming bool
 	closers   []func() // run when the transaction ends (the probe connection)
+	probing   *probing // the probe connection, opened during verify
 }
 
 // A stage is one step of the transaction. Run returns an error to abort
@@ -108,8 +111,22 @@ func (snapshotStage) Run(ctx context.Context, t *txn) error {
 		t.pers = pers
 		p.persistenceNote(pers)
 	}
-	snap, err := safety.TakeSnapshot(ctx, p.as("snapshot"), snapshotID(p.o.RunID, p.h.Name), t.fams, t.pers.Paths(t.fams))
+	mech, err := safety.ChooseDeadman(ctx, p.as("deadman"))
 	if err != nil {
+		return fmt.Errorf("arm dead-man: %v", err)
+	}
+	t.mech = mech
+	id, paths := snapshotID(p.o.RunID, p.h.Name), t.pers.Paths(t.fams)
+	c, dir, err := safety.SnapshotCommand(id, t.fams, paths)
+	if err != nil {
+		return err
+	}
+	t.sendChain(ctx, c, safety.Snapshot{Dir: dir, RunID: id, Families: t.fams})
+	snap, err := safety.TakeSnapshot(ctx, p.as("snapshot"), id, t.fams, paths)
+	if err != nil {
+		if t.rollbackRanAhead(ctx, fmt.Sprintf("snapshot: %v", err)) {
+			return errSettled
+		}
 		return fmt.Errorf("snapshot: %v", err)
 	}
 	t.snap = snap
@@ -129,7 +146,23 @@ func (snapshotStage) CleanUp(ctx context.Context, t *txn, _ string) {
 type armStage struct{}
 
 func (armStage) Run(ctx context.Context, t *txn) error {
-	dm, err := safety.Arm(ctx, t.p.as("deadman"), t.snap, t.p.o.RollbackAfter)
+	dm, err := safety.ArmWith(ctx, t.p.as("deadman"), t.snap, t.mech, t.p.o.RollbackAfter, t.armSent())
+	var odd *safety.UnexpectedArmError
+	if errors.As(err, &odd) {
+		// Armed, but not as understood; the chain may have changed the
+		// host: roll back with the dead-man found by its folder.
+		t.dm = odd.Fallback
+		if t.rollbackRanAhead(ctx, "arm dead-man: "+err.Error()) {
+			return errSettled
+		}
+		// Nothing changed yet: stop what it started.
+		if derr := safety.Disarm(ctx, t.p.as("deadman"), odd.Fallback); derr != nil && !errors.Is(derr, safety.ErrRolledBack) {
+			t.dm = safety.Deadman{}
+			return fmt.Errorf("arm dead-man: %v; disarming what it started failed: %v", err, derr)
+		}
+		t.dm = safety.Deadman{}
+		return fmt.Errorf("arm dead-man: %v (what it started is disarmed)", err)
+	}
 	if err != nil {
 		return fmt.Errorf("arm dead-man: %v", err)
 	}
@@ -198,15 +231,24 @@ func (changeStage) Run(ctx context.Context, t *txn) error {
 	return nil
 }
 
-// verifyStage tests traffic, counters and the blocked port, and reviews.
+// verifyStage tests traffic, counters and the blocked port, and reviews;
+// the probe connection opens meanwhile (probeStage waits for it).
 type verifyStage struct{}
 
 func (verifyStage) Run(ctx context.Context, t *txn) error {
+	p := t.p
+	if p.o.PauseBeforeProbe <= 0 && p.h.Probe != nil && !p.interrupted() {
+		pr := p.startProbe(ctx)
+		t.probing = pr
+		t.closers = append(t.closers, pr.closeProbe)
+	}
+	c := p.startChecks(ctx, t.plans, t.facts, nil)
+	defer p.forgetAhead()
 	for _, pl := range t.plans {
-		if t.p.interrupted() {
+		if p.interrupted() {
 			return errors.New("interrupted before the change was confirmed")
 		}
-		if err := t.p.verifyFamily(ctx, pl, t.facts); err != nil {
+		if err := p.verifyFamily(ctx, pl, c); err != nil {
 			return fmt.Errorf("%s: %v", pl.fam.Name, err)
 		}
 	}
@@ -233,13 +275,16 @@ func (probeStage) Run(ctx context.Context, t *txn) error {
 	if p.h.Probe == nil {
 		return errors.New("no probe connection possible")
 	}
-	done, err := p.probe(ctx, "probe")
-	if err != nil {
+	pr := t.probing
+	if pr == nil {
+		pr = p.startProbe(ctx)
+		t.closers = append(t.closers, pr.closeProbe)
+	}
+	if err := p.awaitProbe(pr, "probe"); err != nil {
 		p.errorKind(err)
 		t.setProbe(result.CheckFailed)
 		return fmt.Errorf("probe (a new SSH connection) failed: %v", err)
 	}
-	t.closers = append(t.closers, done)
 	t.setProbe(result.CheckOK)
 	return nil
 }

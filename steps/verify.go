@@ -17,18 +17,15 @@ import (
 // outboundTimeout bounds the host's connection to the peer.
 const outboundTimeout = 10 * time.Second
 
-// verifyFamily runs steps 7–9: traffic and counters, blocked port, review.
-func (p *proc) verifyFamily(ctx context.Context, pl *plan, facts hostFacts) error {
+// verifyFamily runs steps 7–9: traffic and counters, blocked port, review;
+// c holds the checks started for every family at once (startChecks).
+func (p *proc) verifyFamily(ctx context.Context, pl *plan, c *checks) error {
 	p.family = pl.fam.Name
-	if pf, ok := p.ex.(*prefetched); ok {
-		pf.send(ctx, p.verifyReads(pl.fam))
-		defer pf.forget()
-	}
 	fr := p.fam(pl)
 	if err := p.traffic(ctx, pl.fam, pl.rs, fr); err != nil {
 		return err
 	}
-	if !p.blocked(ctx, pl.fam, facts, fr) {
+	if !p.blocked(pl.fam, fr, c.knocks[pl.fam.Name]) {
 		return fmt.Errorf("NEW connection to port %d from the runner was accepted: the port is open", p.h.BlockedPort)
 	}
 	r, err := p.must(ctx, "review", pl.fam.Save)
@@ -44,9 +41,25 @@ func (p *proc) verifyFamily(ctx context.Context, pl *plan, facts hostFacts) erro
 
 // verifyUnchanged checks a host where nothing needs to change: traffic,
 // blocked port, and that the saved ruleset holds the rule (else it saves).
+// The saved files are read in the same round trip as the checks.
 func (p *proc) verifyUnchanged(ctx context.Context, plans []*plan, facts hostFacts) {
+	var pers safety.Persistence
+	var perr error
+	if !p.o.NoSave {
+		pers, perr = safety.DetectPersistence(ctx, p.as("save"))
+	}
+	c := p.startChecks(ctx, plans, facts, func(b *batch) {
+		if perr != nil || pers.Mechanism == "" {
+			return
+		}
+		for _, pl := range plans {
+			if file := pers.Files[pl.fam.Name]; file != "" {
+				b.add("save", "", safety.ReadSavedCommand(file))
+			}
+		}
+	})
 	for _, pl := range plans {
-		if err := p.verifyFamily(ctx, pl, facts); err != nil {
+		if err := p.verifyFamily(ctx, pl, c); err != nil {
 			p.failFamily(pl, "%v", err)
 			continue
 		}
@@ -56,17 +69,16 @@ func (p *proc) verifyUnchanged(ctx context.Context, plans []*plan, facts hostFac
 	if p.anyFailed() || p.o.NoSave {
 		return
 	}
-	p.ensureSaved(ctx, plans)
+	p.ensureSaved(ctx, plans, pers, perr)
 }
 
 // ensureSaved makes sure the saved ruleset of an unchanged host holds the
 // rule, and saves the live one when it does not. Nothing live changes, so
 // no probe is needed.
-func (p *proc) ensureSaved(ctx context.Context, plans []*plan) {
+func (p *proc) ensureSaved(ctx context.Context, plans []*plan, pers safety.Persistence, perr error) {
 	ex := p.as("save")
-	pers, err := safety.DetectPersistence(ctx, ex)
-	if err != nil {
-		p.res.Warnings = append(p.res.Warnings, "persistence: "+err.Error())
+	if perr != nil {
+		p.res.Warnings = append(p.res.Warnings, "persistence: "+perr.Error())
 		return
 	}
 	p.persistenceNote(pers)
@@ -75,7 +87,9 @@ func (p *proc) ensureSaved(ctx context.Context, plans []*plan) {
 		return
 	}
 	fams := families(plans)
-	if safety.VerifySaved(ctx, ex, pers, fams) == nil {
+	err := safety.VerifySaved(ctx, ex, pers, fams)
+	p.forgetAhead() // the files read with the checks: never after a save
+	if err == nil {
 		for _, pl := range plans {
 			p.fam(pl).Saved = savedName(pers, pl.fam)
 		}
@@ -176,22 +190,11 @@ func outboundArgv(peer string, fam rules.Family) (argv []string, skip string) {
 	return argv, ""
 }
 
-// blocked knocks on estab_blocked_port from the runner with a NEW TCP
-// connection. It returns false when the handshake completed.
-func (p *proc) blocked(ctx context.Context, fam rules.Family, hf hostFacts, fr *result.Family) bool {
-	if p.h.BlockedPort == 0 || p.h.Knock == nil {
-		fr.Blocked, fr.BlockedReason = result.KnockSkipped, "no estab_blocked_port"
-		return true
-	}
-	network, host := "tcp4", p.h.Addr4
-	if fam == rules.IPv6 {
-		network, host = "tcp6", hf.Global6
-	}
-	if host == "" {
-		fr.Blocked, fr.BlockedReason = result.KnockSkipped, "no "+fam.Name+" address to knock on"
-		return true
-	}
-	fr.Blocked, fr.BlockedReason = knockOutcome(p.h.Knock(ctx, network, net.JoinHostPort(host, strconv.Itoa(p.h.BlockedPort))))
+// blocked takes the knock's answer (startKnock) for fam. It returns
+// false when the handshake completed.
+func (p *proc) blocked(fam rules.Family, fr *result.Family, knock <-chan knockAnswer) bool {
+	a := <-knock
+	fr.Blocked, fr.BlockedReason = a.k, a.why
 	if fr.Blocked == result.KnockRefused && fr.Policy != "DROP" {
 		p.warn("%s: port %d refused the connection with policy %s: that proves the port is closed, not that the firewall filters it", fam.Name, p.h.BlockedPort, fr.Policy)
 	}

@@ -30,17 +30,11 @@ var ErrCommitInFlight = errors.New("the host finishes the commit on its own")
 // first). Without a persistence mechanism it only claims. Read the files
 // back with VerifySaved afterwards.
 func Commit(ctx context.Context, ex remote.Executor, d Deadman, p Persistence, families []rules.Family) (map[string]string, error) {
-	if err := checkDeadman(d); err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
-	}
-	plan, err := commitPlan(p, families)
+	c, err := CommitCommand(d, p, families)
 	if err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
+		return nil, err
 	}
-	r, err := ex.Run(ctx, remote.Command{
-		Argv:  []string{"sh", "-c", commitScript, "sh", d.Dir, d.Mechanism, d.ID, disarmScript, writeSaveScript},
-		Stdin: []byte(plan),
-	})
+	r, err := ex.Run(ctx, c)
 	if err != nil {
 		// The host goes on by itself: claimed and saved, or restored.
 		return nil, fmt.Errorf("commit: %w: %w (see %s/commit.log)", err, ErrCommitInFlight, d.Dir)
@@ -66,6 +60,21 @@ func Commit(ctx context.Context, ex remote.Executor, d Deadman, p Persistence, f
 		}
 	}
 	return saved, nil
+}
+
+// CommitCommand is the command Commit sends.
+func CommitCommand(d Deadman, p Persistence, families []rules.Family) (remote.Command, error) {
+	if err := checkDeadman(d); err != nil {
+		return remote.Command{}, fmt.Errorf("commit: %w", err)
+	}
+	plan, err := commitPlan(p, families)
+	if err != nil {
+		return remote.Command{}, fmt.Errorf("commit: %w", err)
+	}
+	return remote.Command{
+		Argv:  []string{"sh", "-c", commitScript, "sh", d.Dir, d.Mechanism, d.ID, disarmScript, writeSaveScript},
+		Stdin: []byte(plan),
+	}, nil
 }
 
 // commitPlan is commit.sh's stdin: the tools to run, then each family's

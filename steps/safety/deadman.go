@@ -62,50 +62,114 @@ func decideDeadman(pid1Comm string, systemdRunExit int) string {
 	return DeadmanSetsid
 }
 
+// DeadmanReads are what picks the mechanism: PID 1's name and whether
+// systemd-run works (asked only when PID 1 is systemd; a caller sending
+// reads ahead may send both).
+var DeadmanReads = []remote.Command{
+	{Argv: []string{"cat", "/proc/1/comm"}},
+	{Argv: []string{"systemd-run", "--version"}},
+}
+
+// ChooseDeadman picks the mechanism for the host behind ex.
+func ChooseDeadman(ctx context.Context, ex remote.Executor) (string, error) {
+	comm, err := ex.Run(ctx, DeadmanReads[0])
+	if err != nil {
+		return "", fmt.Errorf("arm: %w", err)
+	}
+	sdExit := -1
+	if strings.TrimSpace(string(comm.Stdout)) == "systemd" {
+		v, err := ex.Run(ctx, DeadmanReads[1])
+		if err != nil {
+			return "", fmt.Errorf("arm: %w", err)
+		}
+		sdExit = v.ExitCode
+	}
+	return decideDeadman(string(comm.Stdout), sdExit), nil
+}
+
 // Arm starts the dead-man: after `after` (whole seconds, rounded up) the
 // host runs snap's restore script unless Disarm claimed it first. It
 // outlives the SSH session and the runner. One dead-man per snapshot.
 func Arm(ctx context.Context, ex remote.Executor, snap Snapshot, after time.Duration) (Deadman, error) {
-	if err := checkSnapshot(snap); err != nil {
-		return Deadman{}, fmt.Errorf("arm: %w", err)
+	if _, err := ArmCommand(snap, DeadmanSetsid, after); err != nil {
+		return Deadman{}, err // before asking the host anything
 	}
-	if after <= 0 {
-		return Deadman{}, fmt.Errorf("arm: rollback delay %v: want > 0", after)
-	}
-	secs := int64((after + time.Second - 1) / time.Second)
-	comm, err := ex.Run(ctx, remote.Command{Argv: []string{"cat", "/proc/1/comm"}})
-	if err != nil {
-		return Deadman{}, fmt.Errorf("arm: %w", err)
-	}
-	sdExit := -1
-	if strings.TrimSpace(string(comm.Stdout)) == "systemd" {
-		v, err := ex.Run(ctx, remote.Command{Argv: []string{"systemd-run", "--version"}})
-		if err != nil {
-			return Deadman{}, fmt.Errorf("arm: %w", err)
-		}
-		sdExit = v.ExitCode
-	}
-	mech := decideDeadman(string(comm.Stdout), sdExit)
-	unit := "estab-rollback-" + snap.RunID
-	// A failing arm.sh stops what it started itself (its claim
-	// "arm-failed" keeps anything late from restoring).
-	start := time.Now()
-	r, err := mustRun(ctx, ex, "arm "+mech, "sh", "-c", armScript, "sh", snap.Dir, mech, strconv.FormatInt(secs, 10), unit, sleeperScript)
+	mech, err := ChooseDeadman(ctx, ex)
 	if err != nil {
 		return Deadman{}, err
 	}
-	d, err := parseArmed(string(r.Stdout), mech, start.Add(time.Duration(secs)*time.Second), snap.Dir)
+	d, err := ArmWith(ctx, ex, snap, mech, after, time.Now())
+	var odd *UnexpectedArmError
+	if !errors.As(err, &odd) {
+		return d, err
+	}
+	// Armed on the host, but not as asked or not understood: it must not
+	// fire unrecorded.
+	if _, derr := mustRun(ctx, ex, "disarm", "sh", "-c", disarmScript, "sh", snap.Dir, odd.Fallback.Mechanism, odd.Fallback.ID); derr != nil {
+		return Deadman{}, fmt.Errorf("%w; disarming what it started failed: %v", err, derr)
+	}
+	return Deadman{}, fmt.Errorf("%w (what it started is disarmed)", err)
+}
+
+// ArmCommand is the command that arms snap's dead-man with mech, firing
+// `after` (whole seconds, rounded up) after it starts.
+func ArmCommand(snap Snapshot, mech string, after time.Duration) (remote.Command, error) {
+	if err := checkSnapshot(snap); err != nil {
+		return remote.Command{}, fmt.Errorf("arm: %w", err)
+	}
+	if after <= 0 {
+		return remote.Command{}, fmt.Errorf("arm: rollback delay %v: want > 0", after)
+	}
+	argv := []string{"sh", "-c", armScript, "sh", snap.Dir, mech, strconv.FormatInt(armSeconds(after), 10), unitName(snap), sleeperScript}
+	return remote.Command{Argv: argv}, nil
+}
+
+func armSeconds(after time.Duration) int64 { return int64((after + time.Second - 1) / time.Second) }
+
+func unitName(snap Snapshot) string { return "estab-rollback-" + snap.RunID }
+
+// FallbackDeadman is what disarm.sh needs to find a dead-man armed with
+// mech for snap when arm.sh's answer is not at hand (or not understood):
+// the unit's name, or "-" for the sleeper whose pid is in DIR/deadman.pid.
+func FallbackDeadman(snap Snapshot, mech string, deadline time.Time) Deadman {
+	id := unitName(snap)
+	if mech == DeadmanSetsid {
+		id = "-"
+	}
+	return Deadman{Mechanism: mech, ID: id, Deadline: deadline, Dir: snap.Dir}
+}
+
+// UnexpectedArmError: arm.sh succeeded but its answer is not what was
+// asked or cannot be read. The host may be armed: Fallback disarms it.
+type UnexpectedArmError struct {
+	Err      error
+	Fallback Deadman
+}
+
+func (e *UnexpectedArmError) Error() string {
+	return fmt.Sprintf("arm %s: %v", e.Fallback.Mechanism, e.Err)
+}
+func (e *UnexpectedArmError) Unwrap() error { return e.Err }
+
+// ArmWith arms with mech through ex (a caller that sent ArmCommand ahead
+// has its answer read here); sent is the runner's time at or before the
+// command went to the host, from which the deadline counts. A failing
+// arm.sh stops what it started itself (its claim "arm-failed" keeps
+// anything late from restoring); an answer not understood is an
+// *UnexpectedArmError, and the caller must disarm (or roll back).
+func ArmWith(ctx context.Context, ex remote.Executor, snap Snapshot, mech string, after time.Duration, sent time.Time) (Deadman, error) {
+	c, err := ArmCommand(snap, mech, after)
 	if err != nil {
-		// Armed on the host, but not as asked or not understood: it must
-		// not fire unrecorded.
-		id := unit
-		if mech == DeadmanSetsid {
-			id = "-" // disarm.sh reads DIR/deadman.pid
-		}
-		if _, derr := mustRun(ctx, ex, "disarm", "sh", "-c", disarmScript, "sh", snap.Dir, mech, id); derr != nil {
-			return Deadman{}, fmt.Errorf("arm %s: %w; disarming what it started failed: %v", mech, err, derr)
-		}
-		return Deadman{}, fmt.Errorf("arm %s: %w (what it started is disarmed)", mech, err)
+		return Deadman{}, err
+	}
+	r, err := mustRun(ctx, ex, "arm "+mech, c.Argv...)
+	if err != nil {
+		return Deadman{}, err
+	}
+	deadline := sent.Add(time.Duration(armSeconds(after)) * time.Second)
+	d, err := parseArmed(string(r.Stdout), mech, deadline, snap.Dir)
+	if err != nil {
+		return Deadman{}, &UnexpectedArmError{Err: err, Fallback: FallbackDeadman(snap, mech, deadline)}
 	}
 	return d, nil
 }
@@ -141,7 +205,8 @@ func checkDeadman(d Deadman) error {
 	}
 	switch d.Mechanism {
 	case DeadmanSetsid:
-		if !pidRe.MatchString(d.ID) {
+		// "-": the pid in DIR/deadman.pid (FallbackDeadman).
+		if d.ID != "-" && !pidRe.MatchString(d.ID) {
 			return fmt.Errorf("bad dead-man pid %q", d.ID)
 		}
 	case DeadmanSystemd:

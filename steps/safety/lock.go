@@ -90,7 +90,7 @@ func Unlock(ctx context.Context, ex remote.Executor, l HostLock) error {
 	if err := checkRunID(l.RunID); err != nil {
 		return fmt.Errorf("unlock: %w", err)
 	}
-	r, err := ex.Run(ctx, remote.Command{Argv: []string{"sh", "-c", unlockScript, "sh", l.RunID}})
+	r, err := ex.Run(ctx, UnlockCommand(l))
 	if err != nil {
 		return fmt.Errorf("unlock: %w", err)
 	}
@@ -101,6 +101,11 @@ func Unlock(ctx context.Context, ex remote.Executor, l HostLock) error {
 		return fmt.Errorf("unlock: the lock is not %s's: %s", l.RunID, firstLine(r.Stdout))
 	}
 	return fmt.Errorf("unlock: exit %d: %s", r.ExitCode, firstLine(r.Stderr, r.Stdout))
+}
+
+// UnlockCommand is the command Unlock sends.
+func UnlockCommand(l HostLock) remote.Command {
+	return remote.Command{Argv: []string{"sh", "-c", unlockScript, "sh", l.RunID}}
 }
 
 // LockCommand is the command Lock sends, for a caller that sends it ahead

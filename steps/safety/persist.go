@@ -88,14 +88,21 @@ var persistProbes = []string{
 	"/etc/init.d/iptables",
 }
 
+// PersistenceReads are DetectPersistence's commands, the same on every
+// host: os-release, then which of persistProbes exist.
+var PersistenceReads = []remote.Command{
+	{Argv: []string{"sh", "-c", osReleaseScript, "sh"}},
+	{Argv: append([]string{"sh", "-c", existsScript, "sh"}, persistProbes...)},
+}
+
 // DetectPersistence reads /etc/os-release and what exists on the host and
 // decides with decidePersistence.
 func DetectPersistence(ctx context.Context, ex remote.Executor) (Persistence, error) {
-	osr, err := mustRun(ctx, ex, "detect persistence", "sh", "-c", osReleaseScript, "sh")
+	osr, err := mustRun(ctx, ex, "detect persistence", PersistenceReads[0].Argv...)
 	if err != nil {
 		return Persistence{}, err
 	}
-	r, err := mustRun(ctx, ex, "detect persistence", append([]string{"sh", "-c", existsScript, "sh"}, persistProbes...)...)
+	r, err := mustRun(ctx, ex, "detect persistence", PersistenceReads[1].Argv...)
 	if err != nil {
 		return Persistence{}, err
 	}
@@ -289,6 +296,12 @@ func Save(ctx context.Context, ex remote.Executor, p Persistence, families []rul
 	return saved, nil
 }
 
+// ReadSavedCommand reads a saved file back for VerifySaved: its mode and
+// owner, then its content.
+func ReadSavedCommand(file string) remote.Command {
+	return remote.Command{Argv: []string{"sh", "-c", readSavedScript, "sh", file}}
+}
+
 // VerifySaved reads each family's saved file back: it must be a regular
 // file (reached through a symlink, if any) owned by root and writable by
 // no one else (the rules in it load as root at boot), and hold the
@@ -302,7 +315,7 @@ func VerifySaved(ctx context.Context, ex remote.Executor, p Persistence, familie
 		if file == "" {
 			return fmt.Errorf("verify saved %s: %s names no file to read back", f.Name, p.Mechanism)
 		}
-		r, err := mustRun(ctx, ex, "verify saved "+f.Name, "sh", "-c", readSavedScript, "sh", file)
+		r, err := mustRun(ctx, ex, "verify saved "+f.Name, ReadSavedCommand(file).Argv...)
 		if err != nil {
 			return err
 		}

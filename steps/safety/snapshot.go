@@ -118,29 +118,11 @@ func firstLine(outs ...[]byte) string {
 // the save will overwrite in SnapshotRoot/<runID>/ on the host, with the
 // restore script. It refuses to replace an existing snapshot of runID.
 func TakeSnapshot(ctx context.Context, ex remote.Executor, runID string, families []rules.Family, savedFiles []string) (Snapshot, error) {
-	dir, err := snapshotDir(runID)
+	c, dir, err := SnapshotCommand(runID, families, savedFiles)
 	if err != nil {
-		return Snapshot{}, fmt.Errorf("snapshot: %w", err)
+		return Snapshot{}, err
 	}
-	var cmds []string
-	for _, f := range families {
-		if err := checkFamily(f); err != nil {
-			return Snapshot{}, fmt.Errorf("snapshot: %w", err)
-		}
-		cmds = append(cmds, f.Cmd)
-	}
-	seen := map[string]bool{}
-	for _, p := range savedFiles {
-		if err := checkSavedPath(p); err != nil {
-			return Snapshot{}, fmt.Errorf("snapshot: %w", err)
-		}
-		if seen[p] {
-			return Snapshot{}, fmt.Errorf("snapshot: saved file %s given twice", p)
-		}
-		seen[p] = true
-	}
-	argv := append([]string{"sh", "-c", snapshotScript, "sh", dir, strings.Join(cmds, " ")}, savedFiles...)
-	r, err := ex.Run(ctx, remote.Command{Argv: argv, Stdin: []byte(restoreScript)})
+	r, err := ex.Run(ctx, c)
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("snapshot: %w", err)
 	}
@@ -173,12 +155,46 @@ func TakeSnapshot(ctx context.Context, ex remote.Executor, runID string, familie
 	return snap, nil
 }
 
+// SnapshotCommand is the command TakeSnapshot sends, and the folder it
+// fills, for a caller that sends it ahead with the commands that depend on
+// it (remote.Command.Needs); TakeSnapshot then reads its answer.
+func SnapshotCommand(runID string, families []rules.Family, savedFiles []string) (remote.Command, string, error) {
+	dir, err := snapshotDir(runID)
+	if err != nil {
+		return remote.Command{}, "", fmt.Errorf("snapshot: %w", err)
+	}
+	var cmds []string
+	for _, f := range families {
+		if err := checkFamily(f); err != nil {
+			return remote.Command{}, "", fmt.Errorf("snapshot: %w", err)
+		}
+		cmds = append(cmds, f.Cmd)
+	}
+	seen := map[string]bool{}
+	for _, p := range savedFiles {
+		if err := checkSavedPath(p); err != nil {
+			return remote.Command{}, "", fmt.Errorf("snapshot: %w", err)
+		}
+		if seen[p] {
+			return remote.Command{}, "", fmt.Errorf("snapshot: saved file %s given twice", p)
+		}
+		seen[p] = true
+	}
+	argv := append([]string{"sh", "-c", snapshotScript, "sh", dir, strings.Join(cmds, " ")}, savedFiles...)
+	return remote.Command{Argv: argv, Stdin: []byte(restoreScript)}, dir, nil
+}
+
+// CleanupCommand is the command Cleanup sends.
+func CleanupCommand(snap Snapshot) remote.Command {
+	return remote.Command{Argv: []string{"sh", "-c", cleanupScript, "sh", snap.Dir}}
+}
+
 // Cleanup removes the snapshot folder (after a successful, disarmed run).
 // It refuses while the dead-man is still armed. No folder is no error.
 func Cleanup(ctx context.Context, ex remote.Executor, snap Snapshot) error {
 	if err := checkSnapshot(snap); err != nil {
 		return fmt.Errorf("cleanup: %w", err)
 	}
-	_, err := mustRun(ctx, ex, "cleanup", "sh", "-c", cleanupScript, "sh", snap.Dir)
+	_, err := mustRun(ctx, ex, "cleanup", CleanupCommand(snap).Argv...)
 	return err
 }
