@@ -15,11 +15,6 @@ import (
 	"github.com/estab/estab/steps/safety"
 )
 
-// knockTimeout bounds the runner's NEW connection to estab_blocked_port: a
-// filtered port gives no answer at all, so this is also how long a
-// "timeout" verdict takes.
-const knockTimeout = 3 * time.Second
-
 // ApplyOptions are the switches of one `estab apply` run.
 type ApplyOptions struct {
 	Forks int // hosts worked on in parallel; 0 = DefaultForks
@@ -39,6 +34,9 @@ type ApplyOptions struct {
 	// and re-checks before saving (0 = no wait). Settling hosts free their
 	// fork: the waits of all hosts in flight overlap.
 	Settle time.Duration
+	// KnockWait is the least the knock on estab_blocked_port waits for an
+	// answer (0 = steps.DefaultKnockWait); steps waits longer on a slow link.
+	KnockWait time.Duration
 
 	// A canary rollout (fleet.Plan): Serial's batches one after another;
 	// a batch whose failed (and, unless IgnoreUnreachable, unreachable)
@@ -135,6 +133,7 @@ func (o ApplyOptions) steps(runID string) steps.Options {
 		RollbackAfter:    o.RollbackAfter,
 		NoSave:           o.NoSave,
 		Settle:           o.Settle,
+		KnockWait:        o.KnockWait,
 		PauseBeforeProbe: o.PauseBeforeProbe,
 	}
 }
@@ -167,9 +166,7 @@ func applyOne(ctx context.Context, d *remote.Dialer, h host, o steps.Options, pr
 	// Knock the way management traffic arrives: from the runner, or from
 	// the bastion when the host is behind one.
 	sh.Knock = func(ctx context.Context, network, address string) string {
-		ctx, cancel := context.WithTimeout(ctx, knockTimeout)
-		defer cancel()
-		return d.Knock(ctx, h.Target, network, address)
+		return d.Knock(ctx, h.Target, network, address) // steps bounds the wait
 	}
 	sh.Probe = func(ctx context.Context) (func(), error) {
 		return probe(ctx, d, h.Target, probeTimeout)

@@ -11,6 +11,7 @@ import (
 	"github.com/estab/estab/job"
 	"github.com/estab/estab/report"
 	"github.com/estab/estab/result"
+	"github.com/estab/estab/steps"
 )
 
 func newApplyCmd() *cobra.Command {
@@ -40,6 +41,7 @@ each host restores its snapshot unless the run confirmed and saved it.`,
 	fs.DurationVar(&o.ProbeTimeout, "probe-timeout", job.DefaultProbeTimeout, "how long the second, fresh SSH connection may take after the change")
 	fs.BoolVar(&o.NoSave, "no-save", false, "do not persist the ruleset (the change stays live only)")
 	fs.DurationVar(&o.Settle, "settle", 0, "after the probe, wait this long (dead-man armed), probe again and re-check the rule before saving; --rollback-after then defaults to 90s plus this")
+	fs.DurationVar(&o.KnockWait, "knock-wait", steps.DefaultKnockWait, "the least the knock on estab_blocked_port waits for an answer before it counts as dropped (longer on a slow link: 4 round trips)")
 	fs.StringVar(&o.LogDir, "log-dir", "", logDirUsage)
 	b.register(c)
 	_ = c.RegisterFlagCompletionFunc("family", cobra.FixedCompletions([]string{"auto", "ipv4", "ipv6"}, cobra.ShellCompDirectiveNoFileComp))
@@ -121,6 +123,8 @@ func checkApply(o *job.ApplyOptions) error {
 		return fmt.Errorf("--rollback-after %s is too short to finish a host safely (at least 10s)", o.RollbackAfter)
 	case o.ProbeTimeout <= 0 || o.ProbeTimeout >= o.RollbackAfter:
 		return fmt.Errorf("--probe-timeout must be positive and shorter than --rollback-after")
+	case o.KnockWait < 100*time.Millisecond:
+		return fmt.Errorf("--knock-wait must be at least 100ms")
 	case o.Settle < 0:
 		return fmt.Errorf("--settle must not be negative")
 	case o.Settle > 0 && o.RollbackAfter < o.Settle+o.ProbeTimeout+job.SettleMargin:
