@@ -140,27 +140,11 @@ func (o ApplyOptions) steps(runID string) steps.Options {
 
 func applyOne(ctx context.Context, d *remote.Dialer, h host, o steps.Options, probeTimeout time.Duration) result.Host {
 	start := time.Now()
-	conn, err := d.Connect(ctx, h.Target)
-	if err != nil {
-		status, kind := result.StatusFailed, result.ErrorKind(remote.KindOf(err).String())
-		switch {
-		case remote.KindOf(err) == remote.KindUnreachable:
-			status = result.StatusUnreachable
-		case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
-			status, kind = result.StatusSkipped, result.KindInterrupted // nothing was changed
-		}
-		r := result.NewHost(h.Inv.Name, addr(h.Target), o.RunID)
-		r.Status, r.ErrorKind, r.Error, r.Duration = status, kind, err.Error(), time.Since(start)
-		return r
-	}
-	defer conn.Close()
 	sh := steps.Host{
 		Name:        h.Inv.Name,
 		Address:     addr(h.Target),
 		Peer:        h.Inv.Peer,
 		BlockedPort: h.Inv.BlockedPort,
-		SSHPort:     conn.SSHServerPort(),
-		ShellPID:    conn.ShellPID(),
 		Addr4:       ipv4Of(h.Target.Address),
 	}
 	// Knock the way management traffic arrives: from the runner, or from
@@ -183,6 +167,23 @@ func applyOne(ctx context.Context, d *remote.Dialer, h host, o steps.Options, pr
 		})
 		return err
 	}
+	// What the procedure reads first goes with the shell's start (the lock
+	// in it names the shell that runs it: ShellPID 0).
+	conn, _, err := d.ConnectWith(ctx, h.Target, steps.FirstBatch(sh, o))
+	if err != nil {
+		status, kind := result.StatusFailed, result.ErrorKind(remote.KindOf(err).String())
+		switch {
+		case remote.KindOf(err) == remote.KindUnreachable:
+			status = result.StatusUnreachable
+		case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+			status, kind = result.StatusSkipped, result.KindInterrupted // nothing was changed
+		}
+		r := result.NewHost(h.Inv.Name, addr(h.Target), o.RunID)
+		r.Status, r.ErrorKind, r.Error, r.Duration = status, kind, err.Error(), time.Since(start)
+		return r
+	}
+	defer conn.Close()
+	sh.SSHPort = conn.SSHServerPort()
 	r := steps.Apply(ctx, conn, sh, o)
 	r.Duration = time.Since(start)
 	return r
@@ -194,14 +195,21 @@ func applyOne(ctx context.Context, d *remote.Dialer, h host, o steps.Options, pr
 func probe(ctx context.Context, d *remote.Dialer, t remote.Target, timeout time.Duration) (done func(), err error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c, err := d.Connect(ctx, t)
+	// id -u goes with the shell's start: the probe costs the connection only.
+	idu := []remote.Command{{Argv: []string{"id", "-u"}}}
+	c, rs, err := d.ConnectWith(ctx, t, idu)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("no answer within --probe-timeout %s: %w", timeout, err)
 		}
 		return nil, err
 	}
-	r, err := c.Run(ctx, remote.Command{Argv: []string{"id", "-u"}})
+	var r remote.Result
+	if len(rs) == 1 {
+		r = rs[0]
+	} else {
+		r, err = c.Run(ctx, idu[0]) // reports why the first answer is missing
+	}
 	if err == nil && (r.ExitCode != 0 || strings.TrimSpace(string(r.Stdout)) != "0") {
 		err = fmt.Errorf("id -u through the new connection: exit %d, uid %q, want root", r.ExitCode, strings.TrimSpace(string(r.Stdout)))
 	}

@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -24,7 +25,10 @@ type Conn struct {
 	client *ssh.Client
 	ka     *keepalive
 
-	sess        *ssh.Session
+	sess        *session
+	first       []Command // sent with the shell's start (ConnectWith)
+	firstSent   *framed   // how they were framed; nil once read or not sent
+	ahead       []Result  // their answers, until TakeAhead (under mu)
 	stdin       io.WriteCloser
 	token       string
 	marker      []byte // "\x1eTOKEN ": the start's lines only
@@ -134,27 +138,56 @@ func (c *Conn) Run(ctx context.Context, cmd Command) (Result, error) {
 }
 
 // RunAll sends every command to the shell at once and reads their answers
-// in order: one round trip for all of them. The commands must not depend
-// on each other's outcome (each runs whatever the others' exit codes);
-// each is framed with its own nonce and sequence number as a single Run.
-// On an error the results before the failing command are returned with it;
-// the Conn is then broken as for Run.
+// in order: one round trip for all of them. A command runs whatever the
+// others' exit codes, unless it Needs some (then the host skips it when
+// one of those failed); each is framed with its own nonce and sequence
+// number as a single Run. On an error the results before the failing
+// command are returned with it; the Conn is then broken as for Run.
 func (c *Conn) RunAll(ctx context.Context, cmds []Command) ([]Result, error) {
 	c.runMu.Lock()
 	defer c.runMu.Unlock()
 	if len(cmds) == 0 {
 		return nil, nil
 	}
-	op := "run " + displayArgv(cmds[0].Argv, 60)
-	if len(cmds) > 1 {
-		op = fmt.Sprintf("%s (and %d more)", op, len(cmds)-1)
-	}
 	if err := c.brokenErr(); err != nil {
 		return nil, err
 	}
-	var framed strings.Builder
-	nonces := make([]string, len(cmds))
-	seqs := make([]uint64, len(cmds))
+	f, err := c.frame(cmds)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", c.target.Name, f.op(), context.Cause(ctx))
+	}
+	c.mu.Lock()
+	c.stats.RoundTrips++
+	c.mu.Unlock()
+	return c.answers(ctx, f, c.write(f))
+}
+
+// framed is a batch as written to the shell.
+type framed struct {
+	cmds   []Command
+	text   string
+	nonces []string
+	seqs   []uint64
+	sent   time.Time
+}
+
+func (f *framed) op() string {
+	op := "run " + displayArgv(f.cmds[0].Argv, 60)
+	if len(f.cmds) > 1 {
+		op = fmt.Sprintf("%s (and %d more)", op, len(f.cmds)-1)
+	}
+	return op
+}
+
+// frame gives each command its sequence number and nonce and encodes the
+// batch (under runMu, or before the Conn is shared).
+func (c *Conn) frame(cmds []Command) (*framed, error) {
+	f := &framed{cmds: cmds, nonces: make([]string, len(cmds)), seqs: make([]uint64, len(cmds))}
+	var b strings.Builder
+	seq := c.seq
 	for i, cmd := range cmds {
 		line, err := buildCommand(cmd)
 		if err == nil {
@@ -165,37 +198,44 @@ func (c *Conn) RunAll(ctx context.Context, cmds []Command) ([]Result, error) {
 		}
 		var needs []uint64
 		for _, j := range cmd.Needs {
-			needs = append(needs, seqs[j])
+			needs = append(needs, f.seqs[j])
 		}
-		c.seq++
-		seqs[i], nonces[i] = c.seq, newToken()
-		framed.WriteString(encodeFrame(line, nonces[i], seqs[i], needs))
+		seq++
+		f.seqs[i], f.nonces[i] = seq, newToken()
+		b.WriteString(encodeFrame(line, f.nonces[i], seq, needs))
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %s: %w", c.target.Name, op, context.Cause(ctx))
-	}
+	c.seq = seq
+	f.text = b.String()
+	return f, nil
+}
+
+// write sends the batch to the shell and counts its commands.
+func (c *Conn) write(f *framed) error {
+	c.mu.Lock()
+	c.stats.Commands += len(f.cmds)
+	c.mu.Unlock()
+	f.sent = time.Now()
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_, err := io.WriteString(c.stdin, f.text)
+	return err
+}
+
+// answers reads the batch's answers in order (werr: the write failed).
+func (c *Conn) answers(ctx context.Context, f *framed, werr error) ([]Result, error) {
 	interrupt := func() {
-		c.breakWith(c.fail(KindSession, op, fmt.Errorf("shell closed after an interrupted command: %w", context.Cause(ctx))))
+		c.breakWith(c.fail(KindSession, f.op(), fmt.Errorf("shell closed after an interrupted command: %w", context.Cause(ctx))))
 		c.teardown(false)
 	}
 	stop := context.AfterFunc(ctx, interrupt)
 	defer stop()
-
-	c.mu.Lock()
-	c.stats.Commands += len(cmds)
-	c.stats.RoundTrips++
-	c.mu.Unlock()
-	start := time.Now()
-	c.wmu.Lock()
-	_, werr := io.WriteString(c.stdin, framed.String())
-	c.wmu.Unlock()
 	var out []Result
-	for i, cmd := range cmds {
+	for i, cmd := range f.cmds {
 		res := Result{Argv: slices.Clone(cmd.Argv), Host: c.target.Name}
 		var of, ef frame
 		err := werr
 		if err == nil {
-			of, ef, err = c.read(ctx, frameMarker(nonces[i]))
+			of, ef, err = c.read(ctx, frameMarker(f.nonces[i]))
 		}
 		cop := "run " + displayArgv(cmd.Argv, 60)
 		if ctx.Err() != nil {
@@ -203,7 +243,7 @@ func (c *Conn) RunAll(ctx context.Context, cmds []Command) ([]Result, error) {
 			return out, fmt.Errorf("%s: %s: %w", c.target.Name, cop, context.Cause(ctx))
 		}
 		if err == nil {
-			res.ExitCode, res.Skipped, err = decodeAnswer(of, ef, seqs[i])
+			res.ExitCode, res.Skipped, err = decodeAnswer(of, ef, f.seqs[i])
 		}
 		if errors.Is(err, errBadFrame) {
 			e := c.fail(KindSession, cop, fmt.Errorf("%w; connection dropped", err))
@@ -216,12 +256,60 @@ func (c *Conn) RunAll(ctx context.Context, cmds []Command) ([]Result, error) {
 		}
 		// Each command's time runs from the batch's start: a pipelined
 		// command waits for those before it on the host.
-		res.Duration = time.Since(start)
+		res.Duration = time.Since(f.sent)
 		res.Stdout, res.Stderr = of.data, ef.data
 		res.StdoutCut, res.StderrCut = of.cut, ef.cut
 		out = append(out, res)
 	}
 	return out, nil
+}
+
+// writeFirst frames and writes the commands sent with the shell's start.
+func (c *Conn) writeFirst() error {
+	f, err := c.frame(c.first)
+	if err != nil {
+		return err
+	}
+	if err := c.write(f); err != nil {
+		return c.fail(KindSession, "start shell", err)
+	}
+	c.firstSent = f
+	return nil
+}
+
+// readFirst reads the answers to the commands sent with the shell's start
+// (or, when they could not go with it, sends them now: one round trip).
+func (c *Conn) readFirst(ctx context.Context) ([]Result, error) {
+	c.runMu.Lock()
+	defer c.runMu.Unlock()
+	f := c.firstSent
+	c.firstSent = nil
+	if f == nil {
+		c.runMu.Unlock()
+		defer c.runMu.Lock()
+		return c.RunAll(ctx, c.first)
+	}
+	return c.answers(ctx, f, nil)
+}
+
+// TakeAhead hands out, once, the answers to the commands sent with the
+// shell's start (ConnectWith), when cmds are exactly those: a caller that
+// would send them as its first batch gets them without a round trip.
+func (c *Conn) TakeAhead(cmds []Command) ([]Result, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ahead == nil || !sameCommands(c.first, cmds) {
+		return nil, false
+	}
+	rs := c.ahead
+	c.ahead = nil
+	return rs, true
+}
+
+func sameCommands(a, b []Command) bool {
+	return slices.EqualFunc(a, b, func(x, y Command) bool {
+		return slices.Equal(x.Argv, y.Argv) && bytes.Equal(x.Stdin, y.Stdin) && slices.Equal(x.Needs, y.Needs)
+	})
 }
 
 // read reads one command's stdout and stderr frames, both streams at once
@@ -284,12 +372,12 @@ func (c *Conn) streamFailure(op string, cause error) error {
 	case <-time.After(2 * time.Second):
 	}
 	var e *Error
-	var ee *ssh.ExitError
+	var ee *exitError
 	switch {
 	case c.lostErr() != nil:
 		e = c.fail(KindUnreachable, op, fmt.Errorf("connection lost: %w", c.lostErr()))
 	case isClosed(c.sessDone) && errors.As(c.sessErr, &ee):
-		e = c.fail(KindSession, op, fmt.Errorf("the remote shell exited with status %d", ee.ExitStatus()))
+		e = c.fail(KindSession, op, fmt.Errorf("%v", ee))
 	case isClosed(c.connDone):
 		e = c.fail(KindUnreachable, op, errors.New("connection lost"))
 	default:
@@ -361,7 +449,7 @@ func (c *Conn) teardown(graceful bool) {
 		}
 		c.ka.stop()
 		if c.sess != nil {
-			c.sess.Close()
+			c.sess.ch.Close()
 		}
 		c.client.Close()
 	})

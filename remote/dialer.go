@@ -150,6 +150,30 @@ func (d *Dialer) Close() error {
 // t.Become), checking that it is ready. Errors are *Error (see KindOf),
 // except that an ended ctx is returned wrapped as is.
 func (d *Dialer) Connect(ctx context.Context, t Target) (*Conn, error) {
+	c, _, err := d.ConnectWith(ctx, t, nil)
+	return c, err
+}
+
+// ConnectWith is Connect, and runs first as one batch (RunAll) sent right
+// behind the shell's start: their answers cost no round trip of their own.
+// It returns them (up to the first failure, which then breaks the Conn as
+// RunAll does, and is for the next Run to report); Conn.TakeAhead hands
+// them out once more, to a caller that would send the same batch first.
+// (With a become password they follow sudo's prompt instead: one round
+// trip more.)
+func (d *Dialer) ConnectWith(ctx context.Context, t Target, first []Command) (*Conn, []Result, error) {
+	c, err := d.connect(ctx, t, first)
+	if err != nil || len(first) == 0 {
+		return c, nil, err
+	}
+	rs, _ := c.readFirst(ctx)
+	c.mu.Lock()
+	c.ahead = rs
+	c.mu.Unlock()
+	return c, rs, nil
+}
+
+func (d *Dialer) connect(ctx context.Context, t Target, first []Command) (*Conn, error) {
 	t = normalizeTarget(t)
 	d.bmu.Lock()
 	closed := d.closed
@@ -179,6 +203,7 @@ func (d *Dialer) Connect(ctx context.Context, t Target) (*Conn, error) {
 		return nil, err
 	}
 	c := newConn(d, t, client)
+	c.first = first
 	if err := c.startShell(ctx); err != nil {
 		c.teardown(false)
 		return nil, err

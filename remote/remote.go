@@ -107,6 +107,13 @@ type Pipeliner interface {
 	RunAll(ctx context.Context, cmds []Command) ([]Result, error)
 }
 
+// An Aheader holds the answers to a batch already sent and read (the one
+// sent with the shell's start, Dialer.ConnectWith): TakeAhead hands them
+// out once, when cmds are exactly that batch.
+type Aheader interface {
+	TakeAhead(cmds []Command) ([]Result, bool)
+}
+
 // RunAll runs cmds through ex in one round trip where ex can pipeline,
 // else one after another; results in order, up to the first error.
 func RunAll(ctx context.Context, ex Executor, cmds []Command) ([]Result, error) {

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/crypto/ssh"
 )
 
 // sudoProgram is the sudo invoked for Become (tests put a fake first in PATH).
@@ -30,7 +28,9 @@ func sudoPrompt(token string) string { return "[estab-sudo-" + token + "]" }
 
 // shellCommand is the exec request that starts the long-lived shell.
 func shellCommand(token string, t Target, withPassword bool) string {
-	shell := fmt.Sprintf(`printf '\036%%s ready\n' %s; printf '\036%%s ready %%s\n' %s "$$" >&2; exec /bin/sh`, token, token)
+	// ESTAB_SHELL_PID: the shell that reads the commands ($$ survives the
+	// exec), for the host lock of a command sent before the pid was known.
+	shell := fmt.Sprintf(`printf '\036%%s ready\n' %s; printf '\036%%s ready %%s\n' %s "$$" >&2; ESTAB_SHELL_PID=$$; export ESTAB_SHELL_PID; exec /bin/sh`, token, token)
 	if t.Become {
 		user := t.BecomeUser
 		if user == "" {
@@ -88,7 +88,7 @@ func (c *Conn) launch(ctx context.Context, timedOut *atomic.Bool) error {
 	if become && bytes.ContainsAny(password, "\r\n") {
 		return c.fail(KindSudo, "sudo", errors.New("the become password contains a line break, which sudo -S cannot read"))
 	}
-	if err := c.sess.Start(shellCommand(c.token, c.target, become && password != nil)); err != nil {
+	if err := c.sess.exec(shellCommand(c.token, c.target, become && password != nil)); err != nil {
 		if timedOut.Load() {
 			return c.notReady(ctx, true)
 		}
@@ -98,10 +98,18 @@ func (c *Conn) launch(ctx context.Context, timedOut *atomic.Bool) error {
 	c.stats.Sessions++
 	c.mu.Unlock()
 	go func() {
-		c.sessErr = c.sess.Wait()
+		c.sessErr = c.sess.wait()
 		close(c.sessDone)
 	}()
 	go c.skipStdoutStart()
+	// The first commands follow the exec at once (same round trip): the
+	// shell reads them once it is ready. Not with a become password,
+	// which sudo reads from stdin first.
+	if len(c.first) > 0 && !(become && password != nil) {
+		if err := c.writeFirst(); err != nil {
+			return err
+		}
+	}
 	var sudo *sudoAnswer
 	if become && password != nil {
 		sudo = &sudoAnswer{c: c, password: password, prompt: []byte(sudoPrompt(c.token))}
@@ -129,21 +137,15 @@ func (c *Conn) skipStdoutStart() {
 // openSession opens the exec session and its pipes and picks the
 // session's token.
 func (c *Conn) openSession() error {
-	sess, err := c.client.NewSession()
+	sess, err := openSession(c.client)
 	if err != nil {
 		return c.fail(KindSession, "open session", err)
 	}
 	c.sess = sess
-	stdin, err1 := sess.StdinPipe()
-	stdout, err2 := sess.StdoutPipe()
-	stderr, err3 := sess.StderrPipe()
-	if err := errors.Join(err1, err2, err3); err != nil {
-		return c.fail(KindSession, "open session", err)
-	}
-	c.stdin = stdin
+	c.stdin = stdin{sess.ch}
 	c.token = newToken()
 	c.marker = frameMarker(c.token)
-	c.stdout, c.stderr = newStream(stdout), newStream(stderr)
+	c.stdout, c.stderr = newStream(sess.ch), newStream(sess.ch.Stderr())
 	return nil
 }
 
@@ -289,11 +291,11 @@ func sudoSaid(b []byte) string {
 // classifyStart explains a shell that exited before it was ready.
 func (c *Conn) classifyStart(stderr, stdout string, become bool) error {
 	status := ""
-	var ee *ssh.ExitError
+	var ee *exitError
 	select {
 	case <-c.sessDone:
-		if errors.As(c.sessErr, &ee) {
-			status = fmt.Sprintf(" (exit status %d)", ee.ExitStatus())
+		if errors.As(c.sessErr, &ee) && ee.signal == "" {
+			status = fmt.Sprintf(" (exit status %d)", ee.status)
 		}
 	default:
 	}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/estab/estab/remote"
 	"github.com/estab/estab/remote/remotetest"
@@ -376,7 +377,9 @@ func TestApplyInterruptAfterProbeCompletes(t *testing.T) {
 	host := lab
 	host.Probe = func(context.Context) (func(), error) { cancel(); return func() {}, nil }
 	h.realSafety(t)
-	r := Apply(ctx, h.executor(), host, Options{})
+	// The probe after the checks (a pause point keeps it from opening
+	// meanwhile): the interrupt comes once the change is confirmed.
+	r := Apply(ctx, h.executor(), host, Options{PauseBeforeProbe: time.Nanosecond})
 	if r.Status != "changed" || fam(r, "ipv4").Saved == "" {
 		t.Fatalf("status %s family %+v error %q", r.Status, fam(r, "ipv4"), r.Error)
 	}

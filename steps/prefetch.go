@@ -75,12 +75,15 @@ func (p *prefetched) send(ctx context.Context, b batch) []remote.Result {
 	if len(b.cmds) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
-	defer cancel()
 	sent := time.Now()
-	rs, _ := remote.RunAll(ctx, p.Executor, b.cmds)
-	if d := time.Since(sent); len(rs) == len(b.cmds) && (p.rtt == 0 || d < p.rtt) {
-		p.rtt = d
+	rs, ok := p.taken(b)
+	if !ok {
+		ctx, cancel := context.WithTimeout(ctx, commandTimeout)
+		defer cancel()
+		rs, _ = remote.RunAll(ctx, p.Executor, b.cmds)
+		if d := time.Since(sent); len(rs) == len(b.cmds) && (p.rtt == 0 || d < p.rtt) {
+			p.rtt = d
+		}
 	}
 	for i, r := range rs {
 		c := b.cmds[i]
@@ -88,6 +91,15 @@ func (p *prefetched) send(ctx context.Context, b batch) []remote.Result {
 		p.ahead[key(c)] = append(p.ahead[key(c)], aheadAnswer{r: r, sent: sent, c: c, meta: b.meta[i]})
 	}
 	return rs
+}
+
+// taken are the answers to b when the executor already has them (the
+// batch went with the shell's start: remote.Aheader).
+func (p *prefetched) taken(b batch) ([]remote.Result, bool) {
+	if a, ok := p.Executor.(remote.Aheader); ok {
+		return a.TakeAhead(b.cmds)
+	}
+	return nil, false
 }
 
 // sentAt is when the pending answer to c was sent for (zero: none is).
@@ -157,6 +169,15 @@ func (b *batch) add(step, family string, c remote.Command, needs ...int) int {
 }
 
 func cmd(argv ...string) remote.Command { return remote.Command{Argv: argv} }
+
+// FirstBatch is what Apply sends first, for a caller that sends it with
+// the shell's start (remote.Dialer.ConnectWith) so that it costs no round
+// trip of its own; Apply then takes the answers from the executor
+// (remote.Aheader). h.ShellPID 0 (the lock's shell: the one that runs it)
+// is the value that lets it be built before connecting.
+func FirstBatch(h Host, o Options) []remote.Command {
+	return (&proc{h: h, o: o}).firstBatch().cmds
+}
 
 // firstBatch is everything detection, the lock and planning read, in one
 // round trip: the facts every host gets asked, ip6tables only where the

@@ -50,7 +50,7 @@ func Lock(ctx context.Context, ex remote.Executor, runID string, shellPID int, s
 	if err := checkRunID(runID); err != nil {
 		return HostLock{}, fmt.Errorf("lock: %w", err)
 	}
-	if shellPID <= 0 {
+	if shellPID < 0 {
 		return HostLock{}, fmt.Errorf("lock: shell pid %d", shellPID)
 	}
 	if err := checkSnapshot(Snapshot{Dir: snapDir, RunID: strings.TrimPrefix(snapDir, snapshotRoot+"/")}); err != nil {
@@ -110,6 +110,12 @@ func UnlockCommand(l HostLock) remote.Command {
 
 // LockCommand is the command Lock sends, for a caller that sends it ahead
 // in one round trip with other commands (the answer is Lock's to read).
+// shellPID 0 is the shell that runs it (remote's ESTAB_SHELL_PID), for a
+// command sent before the shell reported its pid.
 func LockCommand(runID string, shellPID int, snapDir string) remote.Command {
-	return remote.Command{Argv: []string{"sh", "-c", lockScript, "sh", runID, strconv.Itoa(shellPID), snapDir}}
+	pid := "-"
+	if shellPID > 0 {
+		pid = strconv.Itoa(shellPID)
+	}
+	return remote.Command{Argv: []string{"sh", "-c", lockScript, "sh", runID, pid, snapDir}}
 }

@@ -1,6 +1,8 @@
 # shellcheck shell=sh
 # estab lock: take the host's change-window lock for a run.
 # usage: sh -c "$(cat lock.sh)" sh RUNID SHELLPID SNAPDIR
+# (SHELLPID "-": the shell that runs this, $ESTAB_SHELL_PID, which estab's
+# session shell exports.)
 # The lock is per network namespace (netfilter tables are): the folder
 # /run/estab/lock-<inode of /proc/self/ns/net>, made with mkdir, holding
 # "owner": "RUNID SHELLPID SHELLSTART SNAPDIR" (SHELLSTART: field 22 of
@@ -14,6 +16,10 @@
 set -uf
 umask 077
 run=$1 pid=$2 snap=$3
+[ "$pid" = - ] && pid=${ESTAB_SHELL_PID-}
+case $pid in
+'' | *[!0-9]*) echo "no shell pid (ESTAB_SHELL_PID unset?): cannot lock" >&2; exit 2 ;;
+esac
 root=/run/estab
 # start PID: field 22 of /proc/PID/stat (comm, field 2, may hold blanks
 # and parentheses: the fields after its last ")" start at field 3).
