@@ -140,10 +140,10 @@ func (c *Conn) openSession() error {
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return c.fail(KindSession, "open session", err)
 	}
-	c.stdin = stdin
+	c.stdin = c.bytes.writer(stdin)
 	c.token = newToken()
 	c.marker = frameMarker(c.token)
-	c.stdout, c.stderr = newStream(stdout), newStream(stderr)
+	c.stdout, c.stderr = newStream(c.bytes.reader(stdout)), newStream(c.bytes.reader(stderr))
 	return nil
 }
 
