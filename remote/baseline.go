@@ -53,6 +53,9 @@ func (p *perSession) Run(ctx context.Context, cmd Command) (Result, error) {
 		return res, ctx.Err()
 	}
 	res.Stdout, res.Stderr, res.Duration = stdout.Bytes(), stderr.Bytes(), time.Since(start)
+	// The exec request carries the command line (and any stdin with it).
+	p.stats.BytesOut += int64(len(line))
+	p.stats.BytesIn += int64(stdout.Len() + stderr.Len())
 	var exit *ssh.ExitError
 	switch {
 	case errors.As(err, &exit):

@@ -51,6 +51,7 @@ type Conn struct {
 	broken   error // set once: every later Run returns it
 	lost     error // keepalive verdict
 	stats    Stats
+	bytes    byteCount // stdin written, stdout+stderr read (count.go)
 	tearOnce sync.Once
 }
 
@@ -118,7 +119,9 @@ func (c *Conn) ServerVersion() string { return string(c.client.ServerVersion()) 
 func (c *Conn) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.stats
+	s := c.stats
+	c.bytes.into(&s)
+	return s
 }
 
 func (c *Conn) fail(kind Kind, op string, err error) *Error {

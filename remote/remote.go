@@ -99,6 +99,11 @@ type Stats struct {
 	Sessions    int // SSH exec sessions opened
 	Commands    int // commands run
 	RoundTrips  int // writes to the shell awaited: one per Run, one per RunAll batch
+	// BytesOut and BytesIn are the payload moved: written to the shell's
+	// (or an exec session's) stdin, including the command lines, and read
+	// from its stdout and stderr, including the frames around each
+	// answer. SSH's own overhead (handshake, padding, MACs) is not in them.
+	BytesOut, BytesIn int64
 }
 
 // A Pipeliner sends several independent commands in one round trip

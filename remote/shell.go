@@ -142,10 +142,10 @@ func (c *Conn) openSession() error {
 		return c.fail(KindSession, "open session", err)
 	}
 	c.sess = sess
-	c.stdin = stdin{sess.ch}
+	c.stdin = c.bytes.writer(stdin{sess.ch})
 	c.token = newToken()
 	c.marker = frameMarker(c.token)
-	c.stdout, c.stderr = newStream(sess.ch), newStream(sess.ch.Stderr())
+	c.stdout, c.stderr = newStream(c.bytes.reader(sess.ch)), newStream(c.bytes.reader(sess.ch.Stderr()))
 	return nil
 }
 

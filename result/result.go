@@ -182,4 +182,10 @@ type Cost struct {
 	// RoundTrips are the waits for the host: commands sent together
 	// (pipelined) cost one. Over a WAN they decide a host's time.
 	RoundTrips int `json:"round_trips"`
+	// BytesOut and BytesIn are the payload moved on the host's connection:
+	// sent (command lines, stdin) and read (output and the frames around
+	// it). SSH's own overhead and the probe's few hundred bytes are not
+	// in them.
+	BytesOut int64 `json:"bytes_out"`
+	BytesIn  int64 `json:"bytes_in"`
 }

@@ -28,56 +28,74 @@ type Ruleset struct {
 
 // Parse reads `iptables [-v] -S [CHAIN]` output.
 func Parse(out string) (*Ruleset, error) {
-	rs := &Ruleset{Policies: map[string]string{}, Chains: map[string][]Rule{}}
-	addChain := func(name string) {
-		if _, ok := rs.Chains[name]; !ok {
-			rs.Chains[name] = []Rule{}
-			rs.Order = append(rs.Order, name)
-		}
-	}
-	for i, line := range strings.Split(out, "\n") {
+	p := newParser()
+	i := 0
+	for line := range strings.SplitSeq(out, "\n") {
+		i++
 		line = strings.TrimSpace(line)
 		if line == "" {
 			continue
 		}
 		if strings.HasPrefix(line, "#") || !strings.HasPrefix(line, "-") {
-			rs.Notes = append(rs.Notes, line)
+			p.rs.Notes = append(p.rs.Notes, line)
 			continue
 		}
-		f, err := Split(line)
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w: %s", i+1, err, line)
-		}
-		if len(f) < 2 {
-			return nil, fmt.Errorf("line %d: truncated: %s", i+1, line)
-		}
-		switch f[0] {
-		case "-P":
-			if len(f) < 3 {
-				return nil, fmt.Errorf("line %d: policy without target: %s", i+1, line)
-			}
-			rs.Policies[f[1]] = f[2]
-			addChain(f[1])
-		case "-N":
-			addChain(f[1])
-		case "-A":
-			addChain(f[1])
-			r, err := parseRule(f[1], f[2:])
-			if err != nil {
-				return nil, fmt.Errorf("line %d: %w: %s", i+1, err, line)
-			}
-			r.Num = len(rs.Chains[f[1]]) + 1
-			r.Text = line
-			rs.Chains[f[1]] = append(rs.Chains[f[1]], r)
-		default:
-			return nil, fmt.Errorf("line %d: unexpected %q: %s", i+1, f[0], line)
+		if err := p.line(i, line); err != nil {
+			return nil, err
 		}
 	}
-	return rs, nil
+	return p.rs, nil
+}
+
+// parser builds a Ruleset from listing lines, for Parse and ParseSaveTable.
+type parser struct{ rs *Ruleset }
+
+func newParser() *parser {
+	return &parser{rs: &Ruleset{Policies: map[string]string{}, Chains: map[string][]Rule{}}}
+}
+
+func (p *parser) addChain(name string) {
+	if _, ok := p.rs.Chains[name]; !ok {
+		p.rs.Chains[name] = []Rule{}
+		p.rs.Order = append(p.rs.Order, name)
+	}
+}
+
+// line reads one -P, -N or -A line (i is its number, for errors).
+func (p *parser) line(i int, line string) error {
+	f, err := Split(line)
+	if err != nil {
+		return fmt.Errorf("line %d: %w: %s", i, err, line)
+	}
+	if len(f) < 2 {
+		return fmt.Errorf("line %d: truncated: %s", i, line)
+	}
+	switch f[0] {
+	case "-P":
+		if len(f) < 3 {
+			return fmt.Errorf("line %d: policy without target: %s", i, line)
+		}
+		p.rs.Policies[f[1]] = f[2]
+		p.addChain(f[1])
+	case "-N":
+		p.addChain(f[1])
+	case "-A":
+		p.addChain(f[1])
+		r, err := parseRule(f[1], f[2:])
+		if err != nil {
+			return fmt.Errorf("line %d: %w: %s", i, err, line)
+		}
+		r.Num = len(p.rs.Chains[f[1]]) + 1
+		r.Text = line
+		p.rs.Chains[f[1]] = append(p.rs.Chains[f[1]], r)
+	default:
+		return fmt.Errorf("line %d: unexpected %q: %s", i, f[0], line)
+	}
+	return nil
 }
 
 func parseRule(chain string, args []string) (Rule, error) {
-	r := Rule{Chain: chain}
+	r := Rule{Chain: chain, Spec: make([]string, 0, len(args))}
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; a {
 		case "-c": // counters from -v: not part of the rule's meaning
@@ -109,35 +127,62 @@ func parseRule(chain string, args []string) (Rule, error) {
 }
 
 // Split breaks one listing line into arguments the way iptables quotes
-// them: double quotes around arguments with blanks, \" and \\ inside.
+// them: double quotes around arguments with blanks, \" and \\ inside. An
+// argument without escapes is a substring of line (no copy).
 func Split(line string) ([]string, error) {
-	var out []string
-	var cur strings.Builder
-	inQuote, have := false, false
-	for i := 0; i < len(line); i++ {
-		c := line[i]
-		switch {
-		case inQuote && c == '\\' && i+1 < len(line) && (line[i+1] == '"' || line[i+1] == '\\'):
+	out := make([]string, 0, strings.Count(line, " ")+1)
+	for i := 0; i < len(line); {
+		if line[i] == ' ' || line[i] == '\t' {
 			i++
-			cur.WriteByte(line[i])
+			continue
+		}
+		j := i
+		for j < len(line) && line[j] != ' ' && line[j] != '\t' && line[j] != '"' {
+			j++
+		}
+		if j == len(line) || line[j] != '"' {
+			out = append(out, line[i:j])
+			i = j
+			continue
+		}
+		arg, n, err := splitQuoted(line[i:])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, arg)
+		i += n
+	}
+	return out, nil
+}
+
+// splitQuoted reads the argument at the start of s, which has a quote in
+// it: the argument and the bytes it took.
+func splitQuoted(s string) (string, int, error) {
+	if s[0] == '"' { // "…" alone, no escapes: a substring
+		if k := strings.IndexByte(s[1:], '"') + 1; k > 0 && !strings.Contains(s[1:k], "\\") &&
+			(k+1 == len(s) || s[k+1] == ' ' || s[k+1] == '\t') {
+			return s[1:k], k + 1, nil
+		}
+	}
+	var cur strings.Builder
+	inQuote := false
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case inQuote && c == '\\' && i+1 < len(s) && (s[i+1] == '"' || s[i+1] == '\\'):
+			i++
+			cur.WriteByte(s[i])
 		case c == '"':
-			inQuote, have = !inQuote, true
+			inQuote = !inQuote
 		case !inQuote && (c == ' ' || c == '\t'):
-			if have {
-				out = append(out, cur.String())
-				cur.Reset()
-				have = false
-			}
+			return cur.String(), i, nil
 		default:
 			cur.WriteByte(c)
-			have = true
 		}
 	}
 	if inQuote {
-		return nil, fmt.Errorf("unterminated quote")
+		return "", 0, fmt.Errorf("unterminated quote")
 	}
-	if have {
-		out = append(out, cur.String())
-	}
-	return out, nil
+	return cur.String(), i, nil
 }

@@ -238,3 +238,32 @@ func TestDenyReadyICMPv6(t *testing.T) {
 		t.Errorf("IPv4 needs no ICMPv6: %+v", d)
 	}
 }
+
+// A stateful ACCEPT behind a jump with a condition (calico's per-pod
+// chains, reached by interface) accepts that interface's packets only: it
+// is not the host's rule, and the walk goes on past the jump.
+func TestJudgeNarrowJump(t *testing.T) {
+	rs := mustParse(t, `-P INPUT ACCEPT
+-N cali-INPUT
+-N cali-fw-cali1
+-N f2b-sshd
+-A INPUT -j cali-INPUT
+-A INPUT -p tcp -m multiport --dports 22 -j f2b-sshd
+-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A cali-INPUT -i cali+ -m comment --comment "cali:a" -g cali-fw-cali1
+-A cali-fw-cali1 -m comment --comment "cali:b" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A f2b-sshd -s 192.0.2.7/32 -j REJECT --reject-with icmp-port-unreachable
+-A f2b-sshd -j RETURN
+`)
+	v := Judge(rs, "INPUT")
+	if v.State != Shadowed || v.First.Path != "INPUT 3" || v.Shadow.Path != "INPUT 2 → f2b-sshd 1" {
+		t.Fatalf("Judge = %s at %+v, shadow %+v", v.State, v.First, v.Shadow)
+	}
+	// The same chain reached without a condition as well, after the
+	// narrow walk through it: its rule counts.
+	in := rs.Chains["INPUT"]
+	rs.Chains["INPUT"] = append([]Rule{in[0], {Chain: "INPUT", Num: 2, Spec: []string{"-j", "cali-fw-cali1"}, Target: "cali-fw-cali1", Text: "-A INPUT -j cali-fw-cali1"}}, in[1:]...)
+	if v := Judge(rs, "INPUT"); v.State != EquivState || !v.Foreign {
+		t.Fatalf("through an unconditional jump: Judge = %s at %+v", v.State, v.First)
+	}
+}

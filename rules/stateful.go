@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -139,7 +140,7 @@ func Judge(rs *Ruleset, chain string) Verdict {
 			v.Copies = append(v.Copies, r.Num)
 		}
 	}
-	w := walker{rs: rs, onPath: map[string]bool{chain: true}, done: map[string]bool{}}
+	w := walker{rs: rs, onPath: map[string]bool{chain: true}, done: map[string]int{}}
 	w.walk(chain, 0, &v)
 	if v.First == nil && len(v.Copies) > 0 {
 		// A copy the walk never reached: after a RETURN or goto that
@@ -163,17 +164,29 @@ func Judge(rs *Ruleset, chain string) Verdict {
 	return v
 }
 
-// walker visits each chain at most once below a chain being walked: a
-// jump back into a chain on the path is a loop (iptables refuses those,
-// but a listing can hold one), and a chain walked to its end without the
-// stateful rule has nothing new to show the second time. Without done,
-// chains that jump twice to the next one are walked 2^depth times.
+// walker visits each chain at most twice below a chain being walked
+// (once narrow, once not): a jump back into a chain on the path is a loop
+// (iptables refuses those, but a listing can hold one), and a chain walked
+// to its end without the stateful rule has nothing new to show the second
+// time. Without done, chains that jump twice to the next one are walked
+// 2^depth times.
+//
+// A jump with a condition besides the state (calico's `-i cali+ -g
+// cali-wl-to-host`, a per-pod `-i caliXXXX -g cali-fw-caliXXXX`) leads
+// only some established packets on: below it the walk is narrow, and a
+// stateful ACCEPT there (calico has one per pod) is not the host's rule.
 type walker struct {
 	rs     *Ruleset
 	onPath map[string]bool
-	done   map[string]bool
-	hops   []string // the jumps that led here: "INPUT 2", "ufw-before-input 5"
+	done   map[string]int // chain → walked without finding: walkedNarrow | walkedBroad
+	narrow int            // conditional jumps on the path
+	hops   []string       // the jumps that led here: "INPUT 2", "ufw-before-input 5"
 }
+
+const (
+	walkedNarrow = 1
+	walkedBroad  = 2 // a broad walk finds all a narrow one can
+)
 
 // ref names rule r of chain, reached through w.hops; only built for the
 // rules a Verdict keeps, so a deep walk does not build a path per rule.
@@ -198,7 +211,7 @@ func (w *walker) walk(chain string, top int, v *Verdict) bool {
 		if !st.seesEstablished() {
 			continue
 		}
-		if k := Classify(r); k != NotStateful {
+		if k := Classify(r); k != NotStateful && w.narrow == 0 {
 			v.First, v.Kind, v.Foreign = w.ref(pos, chain, r), k, len(w.hops) > 0
 			return true
 		}
@@ -209,7 +222,7 @@ func (w *walker) walk(chain string, top int, v *Verdict) bool {
 			return w.ends(chain, pos, r, v)
 		}
 		if _, user := w.rs.Chains[r.Target]; user {
-			if w.into(chain, r, pos, v) {
+			if w.into(chain, r, pos, !st.takesAllEstablished(r), v) {
 				return true
 			}
 			if r.Goto && st.takesAllEstablished(r) {
@@ -230,18 +243,27 @@ func (w *walker) ends(chain string, pos int, r Rule, v *Verdict) bool {
 	return false
 }
 
-// into walks the user chain r jumps or goes to, once.
-func (w *walker) into(chain string, r Rule, pos int, v *Verdict) bool {
-	if w.onPath[r.Target] || w.done[r.Target] {
+// into walks the user chain r jumps or goes to, once (narrow: r has a
+// condition besides the state).
+func (w *walker) into(chain string, r Rule, pos int, narrow bool, v *Verdict) bool {
+	level := walkedBroad
+	if narrow || w.narrow > 0 {
+		level = walkedNarrow
+	}
+	if w.onPath[r.Target] || w.done[r.Target] >= level {
 		return false
 	}
+	if narrow {
+		w.narrow++
+		defer func() { w.narrow-- }()
+	}
 	w.onPath[r.Target] = true
-	w.hops = append(w.hops, fmt.Sprintf("%s %d", chain, r.Num))
+	w.hops = append(w.hops, chain+" "+strconv.Itoa(r.Num))
 	found := w.walk(r.Target, pos, v)
 	w.hops = w.hops[:len(w.hops)-1]
 	delete(w.onPath, r.Target)
 	if !found {
-		w.done[r.Target] = true
+		w.done[r.Target] = level
 	}
 	return found
 }

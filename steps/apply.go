@@ -82,7 +82,7 @@ func (p *proc) finish(start time.Time) {
 	st := p.ex.Stats()
 	// The probe is a connection (and session) of its own.
 	res.Cost = result.Cost{Connections: st.Connections + p.probes, Sessions: st.Sessions + p.probes, Commands: st.Commands + p.probes,
-		RoundTrips: st.RoundTrips + p.probes}
+		RoundTrips: st.RoundTrips + p.probes, BytesOut: st.BytesOut, BytesIn: st.BytesIn}
 	res.Duration = time.Since(start)
 	if res.Status == "" {
 		res.Status = overall(res.Families)
