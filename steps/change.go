@@ -19,7 +19,7 @@ func (p *proc) changeFamily(ctx context.Context, pl *plan) error {
 		return err
 	}
 	fr.Action = pl.act
-	rs, err := p.list(ctx, pl.fam, "confirm")
+	rs, err := p.listInput(ctx, pl.fam, "confirm")
 	if err != nil {
 		return err
 	}

@@ -160,18 +160,25 @@ func (t *fakeTable) cmd(args []string) remote.Result {
 	}
 	j := strings.Join(args, " ")
 	switch {
-	case j == "-v -S" || j == "-S INPUT" || j == "-S":
-		verbose := j == "-v -S"
+	case j == "-v -S" || j == "-S INPUT" || j == "-S" || j == "-v -S INPUT":
+		// One chain: its policy and its rules only, as iptables prints it.
+		verbose, input := strings.HasPrefix(j, "-v "), strings.HasSuffix(j, " INPUT")
 		var b strings.Builder
 		fmt.Fprintf(&b, "-P INPUT %s", t.policy)
 		if verbose {
 			b.WriteString(" -c 0 0")
 		}
-		b.WriteString("\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n")
-		for _, c := range t.chains {
-			b.WriteString("-N " + c + "\n")
+		b.WriteString("\n")
+		if !input {
+			b.WriteString("-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n")
+			for _, c := range t.chains {
+				b.WriteString("-N " + c + "\n")
+			}
 		}
 		for i, r := range t.rules {
+			if input && !strings.HasPrefix(r, "-A INPUT ") {
+				continue
+			}
 			line := r
 			if verbose { // counters go before the target, as iptables prints them
 				k := strings.LastIndex(r, " -j ")

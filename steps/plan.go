@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/estab/estab/remote"
 	"github.com/estab/estab/result"
 	"github.com/estab/estab/rules"
 )
@@ -93,7 +94,17 @@ func (p *proc) plan(ctx context.Context, pl *plan) {
 // list reads the whole filter table with exact counters: one command
 // gives the order, the user chains for the jump walk, and the counters.
 func (p *proc) list(ctx context.Context, fam rules.Family, step string) (*rules.Ruleset, error) {
-	r, err := p.must(ctx, step, fam.Cmd, "-w", xtablesWait, "-v", "-S")
+	return p.listWith(ctx, listCommand(fam), fam, step)
+}
+
+// listInput reads INPUT alone (inputCommand): to confirm the rule is first
+// and to read its counters, nothing behind it matters.
+func (p *proc) listInput(ctx context.Context, fam rules.Family, step string) (*rules.Ruleset, error) {
+	return p.listWith(ctx, inputCommand(fam), fam, step)
+}
+
+func (p *proc) listWith(ctx context.Context, c remote.Command, fam rules.Family, step string) (*rules.Ruleset, error) {
+	r, err := p.must(ctx, step, c.Argv...)
 	if err != nil {
 		return nil, err
 	}

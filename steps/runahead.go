@@ -54,7 +54,7 @@ func (t *txn) sendChain(ctx context.Context, snapCmd remote.Command, snap safety
 		if c, name, ok := pl.changeCommand(); ok {
 			prev = b.add(name, pl.fam.Name, c, prev)
 		}
-		prev = b.add("confirm", pl.fam.Name, listCommand(pl.fam), prev)
+		prev = b.add("confirm", pl.fam.Name, inputCommand(pl.fam), prev)
 		if pl.policy {
 			break
 		}

@@ -135,7 +135,7 @@ func (p *proc) traffic(ctx context.Context, fam rules.Family, rs *rules.Ruleset,
 		fr.Traffic = result.CheckFailed
 		return fmt.Errorf("outbound connection to %s failed: %s: exit %d: %s", p.h.Peer, argv[0], out.ExitCode, strings.TrimSpace(string(out.Stderr)))
 	}
-	rs2, err := p.list(ctx, fam, "counters")
+	rs2, err := p.listInput(ctx, fam, "counters")
 	if err != nil {
 		return err
 	}
