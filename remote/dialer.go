@@ -166,12 +166,21 @@ func (d *Dialer) ConnectWith(ctx context.Context, t Target, first []Command) (*C
 	if err != nil || len(first) == 0 {
 		return c, nil, err
 	}
-	rs, _ := c.readFirst(ctx)
+	// The answers are read even when ctx ends meanwhile (the first batch
+	// only reads, and takes the lock: the caller stops after it, in
+	// order); a stuck host still ends it.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), firstBatchTimeout)
+	defer cancel()
+	rs, _ := c.readFirst(rctx)
 	c.mu.Lock()
 	c.ahead = rs
 	c.mu.Unlock()
 	return c, rs, nil
 }
+
+// firstBatchTimeout bounds the reading of the batch sent with the shell's
+// start, as steps bounds a command.
+const firstBatchTimeout = 60 * time.Second
 
 func (d *Dialer) connect(ctx context.Context, t Target, first []Command) (*Conn, error) {
 	t = normalizeTarget(t)

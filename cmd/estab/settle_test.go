@@ -17,11 +17,14 @@ func TestSettleCatchesADelayedLockout(t *testing.T) {
 	reloaded := make(chan string, 1)
 	go func() {
 		// The settle wait has begun once the first probe's connection is
-		// up next to the main session: two established SSH connections.
+		// up next to the main session (two established SSH connections)
+		// and the checks that run meanwhile are done (milliseconds on the
+		// lab; the wait is 6 s).
 		deadline := time.Now().Add(30 * time.Second)
 		for time.Now().Before(deadline) {
 			out, _ := l.Exec(context.Background(), "x-cronload", "ss", "-Htn", "state", "established", "( sport = :22 )")
 			if strings.Count(strings.TrimSpace(string(out)), "\n") >= 1 {
+				time.Sleep(time.Second)
 				out, err := l.Exec(context.Background(), "x-cronload", "iptables", "-w", "-D", "INPUT", "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT")
 				if err != nil {
 					reloaded <- "cron reload failed: " + err.Error() + " " + string(out)
