@@ -423,7 +423,7 @@ func (c *Conn) lostErr() error {
 	return c.lost
 }
 
-// Close ends the shell (EOF on its stdin, waiting briefly for it to exit)
+// Close ends the shell (EOF on its stdin; its exit is not waited for)
 // and closes the connection. Later Runs fail. Safe to call more than once.
 func (c *Conn) Close() error {
 	c.breakWith(c.fail(KindSession, "run", errors.New("connection closed")))
@@ -440,15 +440,12 @@ func (c *Conn) teardown(graceful bool) {
 	c.tearOnce.Do(func() {
 		c.breakWith(c.fail(KindSession, "run", errors.New("connection closed")))
 		// EOF on the shell's stdin ends it cleanly, unless a write is
-		// stuck (then closing the connection below is the way out).
+		// stuck (then closing the connection below is the way out). Its
+		// exit is not waited for (a round trip): every command's answer
+		// was read, and the host's shell ends on the EOF by itself.
 		if graceful && c.stdin != nil && c.wmu.TryLock() {
 			c.stdin.Close()
 			c.wmu.Unlock()
-			select {
-			case <-c.sessDone:
-			case <-c.connDone:
-			case <-time.After(time.Second):
-			}
 		}
 		c.ka.stop()
 		if c.sess != nil {
