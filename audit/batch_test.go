@@ -117,6 +117,20 @@ func TestAuditRoundTrips(t *testing.T) {
 				t.Errorf("verdicts differ:\n got %+v\nwant %+v", h.Checks, judge(wantData, Options{}))
 			}
 			t.Logf("%d round trips, %d commands (%d read ahead unused: %v)", fake.Stats().RoundTrips, len(fake.Commands()), len(unused), argvs(unused))
+
+			// The first answers got with the shell's start: one round trip fewer.
+			first, err := tc.host.fake().RunAll(ctx, FirstReads())
+			if err != nil {
+				t.Fatal(err)
+			}
+			rest := tc.host.fake()
+			h2 := Host(ctx, rest, "h", "h", "run", Options{First: first})
+			if got := rest.Stats().RoundTrips; got != tc.trips-1 {
+				t.Errorf("with the first answers given: %d round trips, want %d", got, tc.trips-1)
+			}
+			if len(h2.Steps) != len(h.Steps) || !reflect.DeepEqual(h2.Checks, h.Checks) {
+				t.Errorf("with the first answers given: steps %v, want %v", argvs(h2.Steps), argvs(h.Steps))
+			}
 		})
 	}
 }
@@ -136,10 +150,10 @@ func TestGuardRefusesBatch(t *testing.T) {
 	var steps []result.Step
 	g := newGuard(fake, &steps, nil)
 	batch := append(FirstReads(), cmd("iptables", "-w", "10", "-F", "INPUT"))
-	if err := g.send(context.Background(), batch); err == nil || !strings.Contains(err.Error(), "not read-only") {
+	if err := g.send(context.Background(), batch, nil); err == nil || !strings.Contains(err.Error(), "not read-only") {
 		t.Fatalf("send = %v", err)
 	}
-	if err := g.send(context.Background(), []remote.Command{{Argv: []string{"cat", "-"}, Stdin: []byte("x")}}); err == nil {
+	if err := g.send(context.Background(), []remote.Command{{Argv: []string{"cat", "-"}, Stdin: []byte("x")}}, nil); err == nil {
 		t.Fatal("a command with stdin went through the guard's batch")
 	}
 	if n := len(fake.Commands()); n != 0 || fake.Stats().RoundTrips != 0 || len(steps) != 0 {
