@@ -6,7 +6,6 @@ import (
 
 	"github.com/estab/estab/remote"
 	"github.com/estab/estab/result"
-	"github.com/estab/estab/steps"
 )
 
 // Host audits one host through ex: read-only commands only (guard), then
@@ -15,8 +14,11 @@ import (
 func Host(ctx context.Context, ex remote.Executor, name, address, runID string, o Options) result.AuditHost {
 	start := time.Now()
 	h := result.AuditHost{Name: name, Address: address, RunID: runID}
-	g := guard{ex: remote.WithTimeout(ex, steps.CommandTimeout), steps: &h.Steps, sink: o.Transcript}
-	d, err := read(ctx, g)
+	g := newGuard(ex, &h.Steps, o.Transcript)
+	d, err := read(ctx, g, o.First)
+	g.finish()
+	st := ex.Stats()
+	h.Cost = result.Cost{Connections: st.Connections, Sessions: st.Sessions, Commands: st.Commands, RoundTrips: st.RoundTrips}
 	h.Backend, h.Saved = d.facts.Backend, d.pers.Mechanism
 	h.Duration = time.Since(start)
 	if err != nil {

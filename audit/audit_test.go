@@ -40,7 +40,7 @@ func TestReadOnlyGuard(t *testing.T) {
 		}
 	}
 	var steps []result.Step
-	g := guard{ex: &remotetest.Fake{Host: "h"}, steps: &steps}
+	g := newGuard(&remotetest.Fake{Host: "h"}, &steps, nil)
 	if _, err := g.Run(context.Background(), remote.Command{Argv: []string{"iptables", "-F"}}); err == nil || len(steps) != 0 {
 		t.Fatalf("a write went through the guard: %v %v", err, steps)
 	}

@@ -37,8 +37,25 @@ type backendData struct {
 	rules   int    // -A lines in its tables
 }
 
-// read runs the read-only commands of an audit through ex.
-func read(ctx context.Context, ex remote.Executor) (hostData, error) {
+// read runs the read-only commands of an audit through g: first every
+// read that depends on nothing (FirstReads, unless their answers came
+// already: first), then those their answers
+// decide (thenReads), each batch in one round trip; then collect reads
+// the answers command by command, as if it asked each.
+func read(ctx context.Context, g guard, first []remote.Result) (hostData, error) {
+	var d hostData
+	if err := g.send(ctx, FirstReads(), first); err != nil {
+		return d, err
+	}
+	if err := g.send(ctx, thenReads(ctx, g.ex), nil); err != nil {
+		return d, err
+	}
+	return collect(ctx, g)
+}
+
+// collect is the audit's procedure: it reads (through the guard) and
+// decides, command by command.
+func collect(ctx context.Context, ex remote.Executor) (hostData, error) {
 	var d hostData
 	facts, err := steps.Detect(ctx, ex)
 	d.facts = facts
@@ -93,7 +110,7 @@ func readFamily(ctx context.Context, ex remote.Executor, f rules.Family, pers sa
 		fd.rs, _ = rules.Parse("-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n")
 	}
 	if fd.savedPath != "" {
-		r, err := ex.Run(ctx, remote.Command{Argv: []string{"cat", "--", fd.savedPath}})
+		r, err := ex.Run(ctx, savedRead(fd.savedPath))
 		if err != nil {
 			return fd, err
 		}
@@ -124,20 +141,27 @@ func bootUnits(mech string, fams []rules.Family) []string {
 	return nil
 }
 
+// savedRead reads a saved rules file.
+func savedRead(path string) remote.Command { return cmd("cat", "--", path) }
+
+// bootRead asks whether boot unit (or "file:" link) u is enabled.
+func bootRead(u string) remote.Command {
+	if file, ok := strings.CutPrefix(u, "file:"); ok {
+		return cmd("test", "-e", file)
+	}
+	return cmd("systemctl", "is-enabled", u)
+}
+
 func (d *hostData) readServices(ctx context.Context, ex remote.Executor, fams []rules.Family) error {
 	d.enabled = map[string]string{}
 	for _, u := range bootUnits(d.pers.Mechanism, fams) {
-		if file, ok := strings.CutPrefix(u, "file:"); ok {
-			r, err := ex.Run(ctx, remote.Command{Argv: []string{"test", "-e", file}})
-			if err != nil {
-				return err
-			}
-			d.enabled[u] = map[bool]string{true: "present", false: "absent"}[r.ExitCode == 0]
-			continue
-		}
-		r, err := ex.Run(ctx, remote.Command{Argv: []string{"systemctl", "is-enabled", u}})
+		r, err := ex.Run(ctx, bootRead(u))
 		if err != nil {
 			return err
+		}
+		if strings.HasPrefix(u, "file:") {
+			d.enabled[u] = map[bool]string{true: "present", false: "absent"}[r.ExitCode == 0]
+			continue
 		}
 		if r.ExitCode == 127 {
 			d.noSystem = "systemctl is not installed"
@@ -152,13 +176,18 @@ func (d *hostData) readServices(ctx context.Context, ex remote.Executor, fams []
 	return nil
 }
 
-func readOtherBackend(ctx context.Context, ex remote.Executor, backend string) (backendData, error) {
-	b := backendData{name: "legacy"}
-	cmd := "iptables-legacy-save"
+// otherBackend names the backend that is not the host's and the read of
+// its tables.
+func otherBackend(backend string) (backendData, remote.Command) {
 	if backend == "legacy" {
-		b.name, cmd = "nf_tables", "iptables-nft-save"
+		return backendData{name: "nf_tables"}, cmd("iptables-nft-save")
 	}
-	r, err := ex.Run(ctx, remote.Command{Argv: []string{cmd}})
+	return backendData{name: "legacy"}, cmd("iptables-legacy-save")
+}
+
+func readOtherBackend(ctx context.Context, ex remote.Executor, backend string) (backendData, error) {
+	b, c := otherBackend(backend)
+	r, err := ex.Run(ctx, c)
 	if err != nil {
 		return b, err
 	}
@@ -180,18 +209,21 @@ func countRules(save string) int {
 	return n
 }
 
-// activeManagers asks ufw, firewalld and the nftables service.
+// managerQueries ask ufw, firewalld and the nftables service whether they
+// are active: the answer starts with says when they are.
+var managerQueries = []struct {
+	name string
+	argv []string
+	says string
+}{
+	{"ufw", []string{"ufw", "status"}, "Status: active"},
+	{"firewalld", []string{"firewall-cmd", "--state"}, "running"},
+	{"nftables", []string{"systemctl", "is-active", "nftables"}, "active"},
+}
+
 func activeManagers(ctx context.Context, ex remote.Executor) ([]string, error) {
 	var out []string
-	for _, q := range []struct {
-		name string
-		argv []string
-		says string
-	}{
-		{"ufw", []string{"ufw", "status"}, "Status: active"},
-		{"firewalld", []string{"firewall-cmd", "--state"}, "running"},
-		{"nftables", []string{"systemctl", "is-active", "nftables"}, "active"},
-	} {
+	for _, q := range managerQueries {
 		r, err := ex.Run(ctx, remote.Command{Argv: q.argv})
 		if err != nil {
 			return out, err

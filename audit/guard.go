@@ -42,28 +42,74 @@ func readOnly(argv []string) bool {
 }
 
 // guard is the executor of an audit: it refuses every command that is not
-// read-only, and records every one it sends as a step.
+// read-only, and records every one it sends as a step. Commands sent
+// ahead (send) are checked the same way, before the batch leaves.
 type guard struct {
-	ex    remote.Executor
+	ex    *remote.Ahead
 	steps *[]result.Step
 	sink  steps.Sink // the transcript, or nil
 }
 
-func (g guard) Run(ctx context.Context, c remote.Command) (remote.Result, error) {
+func newGuard(ex remote.Executor, steps *[]result.Step, sink steps.Sink) guard {
+	return guard{ex: remote.NewAhead(ex, commandTimeout), steps: steps, sink: sink}
+}
+
+// commandTimeout bounds each command, and each batch, of an audit as
+// steps bounds apply's.
+var commandTimeout = steps.CommandTimeout
+
+func refuse(c remote.Command) error {
 	if !readOnly(c.Argv) || len(c.Stdin) > 0 {
-		return remote.Result{}, fmt.Errorf("audit: refusing a command that is not read-only: %q", safety.DescribeArgv(c.Argv))
+		return fmt.Errorf("audit: refusing a command that is not read-only: %q", safety.DescribeArgv(c.Argv))
+	}
+	return nil
+}
+
+// send sends cmds ahead in one round trip, or nothing at all when one
+// of them is not read-only. Answers got already (with the shell's start)
+// are kept instead, after the same check.
+func (g guard) send(ctx context.Context, cmds []remote.Command, got []remote.Result) error {
+	for _, c := range cmds {
+		if err := refuse(c); err != nil {
+			return err
+		}
+	}
+	if got != nil {
+		g.ex.Keep(cmds, got)
+		return nil
+	}
+	g.ex.Send(ctx, cmds)
+	return nil
+}
+
+func (g guard) Run(ctx context.Context, c remote.Command) (remote.Result, error) {
+	if err := refuse(c); err != nil {
+		return remote.Result{}, err
 	}
 	r, err := g.ex.Run(ctx, c)
-	st := result.Step{Name: "audit", Argv: safety.DescribeArgv(c.Argv), ExitCode: r.ExitCode,
+	g.record("audit", c.Argv, r)
+	if err == nil && r.Truncated() {
+		err = fmt.Errorf("%s: output %s: refusing to judge a partial answer", strings.Join(safety.DescribeArgv(c.Argv), " "), r.TruncationNote())
+	}
+	return r, err
+}
+
+func (g guard) record(name string, argv []string, r remote.Result) {
+	st := result.Step{Name: name, Argv: safety.DescribeArgv(argv), ExitCode: r.ExitCode,
 		Stdout: string(r.Stdout), Stderr: string(r.Stderr), Truncated: r.TruncationNote(), Duration: r.Duration}
 	if g.sink != nil {
 		g.sink.Record(st)
 	}
 	*g.steps = append(*g.steps, st)
-	if err == nil && r.Truncated() {
-		err = fmt.Errorf("%s: output %s: refusing to judge a partial answer", strings.Join(safety.DescribeArgv(c.Argv), " "), r.TruncationNote())
+}
+
+// finish records the answers sent ahead that the audit did not read (a
+// host that failed detection, an IPv6 family ip6tables then refused):
+// they ran on the host, so its transcript shows them.
+func (g guard) finish() {
+	for _, r := range g.ex.Unread() {
+		g.record("audit-unused", r.Argv, r)
 	}
-	return r, err
 }
 
 func (g guard) Stats() remote.Stats { return g.ex.Stats() }

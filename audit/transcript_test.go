@@ -21,7 +21,7 @@ func TestGuardHandsCommandsToTheTranscript(t *testing.T) {
 	fake := &remotetest.Fake{Host: "h", Handle: func(argv []string, _ []byte) remote.Result {
 		return remote.Result{Stdout: []byte("v1.8.9\n"), ExitCode: 0}
 	}}
-	g := guard{ex: fake, steps: &steps, sink: &rec}
+	g := newGuard(fake, &steps, &rec)
 	if _, err := g.Run(context.Background(), remote.Command{Argv: []string{"iptables", "-V"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -72,13 +72,29 @@ func pingOne(ctx context.Context, d *remote.Dialer, h host) result.Ping {
 // hung NFS mount) fails instead of holding the run.
 var commandTimeout = steps.CommandTimeout
 
+// pingFirst is what ping asks of every host, in one round trip sent as
+// the shell is up: the shell's builtin no-op first (its answer is the RTT:
+// network plus dispatch, not a fork), then detection's reads that depend
+// on nothing. Built up front, so it can go out with the shell's start.
+// Only ip6tables waits for their answer (asked where the kernel has IPv6).
+func pingFirst() []remote.Command {
+	return []remote.Command{
+		{Argv: []string{":"}},
+		{Argv: []string{"id", "-u"}},
+		{Argv: []string{"iptables", "-V"}},
+		{Argv: []string{"cat", "/proc/net/if_inet6"}},
+		{Argv: []string{"cat", "/proc/sys/net/ipv6/conf/all/disable_ipv6"}},
+	}
+}
+
 // pingShell is what ping asks through the host's shell, once connected,
-// each command bounded by commandTimeout.
-func pingShell(ctx context.Context, conn remote.Executor, name string, r result.Ping) result.Ping {
-	ex := remote.WithTimeout(conn, commandTimeout)
-	// One framed round trip through the already-open shell: the shell's
-	// builtin no-op, so this is network plus dispatch, not a fork.
-	rtt, err := ex.Run(ctx, remote.Command{Argv: []string{":"}})
+// each command (and the first batch) bounded by commandTimeout.
+func pingShell(ctx context.Context, conn remote.Executor, name string, r result.Ping) (out result.Ping) {
+	ex := remote.NewAhead(conn, commandTimeout)
+	defer func() { out.Cost = costOf(conn.Stats()) }()
+	first := pingFirst()
+	ex.Send(ctx, first)
+	rtt, err := ex.Run(ctx, first[0])
 	if err != nil {
 		return failed(r, err)
 	}
@@ -101,6 +117,10 @@ func pingShell(ctx context.Context, conn remote.Executor, name string, r result.
 		r.IPv6, r.IPv6Reason = "no", facts.IPv6Reason
 	}
 	return r
+}
+
+func costOf(st remote.Stats) result.Cost {
+	return result.Cost{Connections: st.Connections, Sessions: st.Sessions, Commands: st.Commands, RoundTrips: st.RoundTrips}
 }
 
 func failed(r result.Ping, err error) result.Ping {

@@ -50,3 +50,39 @@ func TestPingCommandTimeout(t *testing.T) {
 	}
 	t.Log(r.Error, r.ErrorKind)
 }
+
+// TestPingRoundTrips: ping asks a host in one round trip after
+// connecting, two where the kernel has IPv6 (ip6tables waits for the
+// kernel's answer), and reports them in its cost.
+func TestPingRoundTrips(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		ifs    remote.Result
+		trips  int
+		result string
+	}{
+		{"IPv6", remote.Result{Stdout: []byte("fd000000000000000000000000000010 02 40 00 80 eth0\n")}, 2, "root v1.8.9 nf_tables yes "},
+		{"no IPv6 in the kernel", remote.Result{ExitCode: 1}, 1, "root v1.8.9 nf_tables no no IPv6 in kernel (/proc/net/if_inet6 missing)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := &remotetest.Fake{Host: "h", Results: map[string]remote.Result{
+				":":                      {},
+				"id -u":                  {Stdout: []byte("0\n")},
+				"iptables -V":            {Stdout: []byte("iptables v1.8.9 (nf_tables)\n")},
+				"cat /proc/net/if_inet6": tc.ifs,
+				"cat /proc/sys/net/ipv6/conf/all/disable_ipv6": {Stdout: []byte("0\n")},
+				"ip6tables -w 10 -S INPUT":                     {Stdout: []byte("-P INPUT ACCEPT\n")},
+			}}
+			r := pingShell(context.Background(), fake, "h", result.Ping{Host: "h", Reachable: true, Auth: "ok"})
+			if got := strings.Join([]string{r.Sudo, r.Iptables, r.Backend, r.IPv6, r.IPv6Reason}, " "); got != tc.result || r.Error != "" {
+				t.Errorf("ping = %q (%s), want %q", got, r.Error, tc.result)
+			}
+			if fake.Stats().RoundTrips != tc.trips || r.Cost.RoundTrips != tc.trips || r.Cost.Commands != len(fake.Commands()) {
+				t.Errorf("%d round trips (cost %+v), want %d; commands %q", fake.Stats().RoundTrips, r.Cost, tc.trips, fake.Argvs())
+			}
+			if a := fake.Argvs(); len(a) == 0 || a[0] != ":" {
+				t.Errorf("the RTT's no-op is not first: %q", a)
+			}
+		})
+	}
+}

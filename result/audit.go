@@ -61,6 +61,7 @@ type AuditHost struct {
 	Saved     string        `json:"persistence,omitempty"` // the persistence mechanism found
 	Checks    []AuditCheck  `json:"checks"`
 	Duration  time.Duration `json:"duration_ns"`
+	Cost      Cost          `json:"cost"` // what reading the host took (zero when not connected)
 	Steps     []Step        `json:"steps"`
 }
 
