@@ -36,7 +36,7 @@ func Ping(ctx context.Context, c Connection, o PingOptions) ([]result.Ping, erro
 func pingOne(ctx context.Context, d *remote.Dialer, h host) result.Ping {
 	r := result.Ping{Host: h.Inv.Name, Address: addr(h.Target)}
 	start := time.Now()
-	conn, err := d.Connect(ctx, h.Target)
+	conn, _, err := d.ConnectWith(ctx, h.Target, pingFirst())
 	if err != nil {
 		kind := remote.KindOf(err)
 		r.ErrorKind, r.Error = result.ErrorKind(kind.String()), err.Error()
@@ -72,14 +72,10 @@ func pingOne(ctx context.Context, d *remote.Dialer, h host) result.Ping {
 // hung NFS mount) fails instead of holding the run.
 var commandTimeout = steps.CommandTimeout
 
-// pingFirst is what ping asks of every host, in one round trip sent as
-// the shell is up: the shell's builtin no-op first (its answer is the RTT:
-// network plus dispatch, not a fork), then detection's reads that depend
-// on nothing. Built up front, so it can go out with the shell's start.
-// Only ip6tables waits for their answer (asked where the kernel has IPv6).
+// pingFirst is what ping asks of every host, sent with the shell's start
+// (remote.Dialer.ConnectWith): detection's reads that depend on nothing.
 func pingFirst() []remote.Command {
 	return []remote.Command{
-		{Argv: []string{":"}},
 		{Argv: []string{"id", "-u"}},
 		{Argv: []string{"iptables", "-V"}},
 		{Argv: []string{"cat", "/proc/net/if_inet6"}},
@@ -88,13 +84,25 @@ func pingFirst() []remote.Command {
 }
 
 // pingShell is what ping asks through the host's shell, once connected,
-// each command (and the first batch) bounded by commandTimeout.
+// each command (and each batch) bounded by commandTimeout: the first
+// batch (answered with the connection when it went with the shell's
+// start), then one round trip: the shell's builtin no-op first, its
+// answer the RTT (network plus dispatch, not a fork), and ip6tables where
+// the kernel has IPv6.
 func pingShell(ctx context.Context, conn remote.Executor, name string, r result.Ping) (out result.Ping) {
 	ex := remote.NewAhead(conn, commandTimeout)
 	defer func() { out.Cost = costOf(conn.Stats()) }()
 	first := pingFirst()
 	ex.Send(ctx, first)
-	rtt, err := ex.Run(ctx, first[0])
+	noop := remote.Command{Argv: []string{":"}}
+	second := []remote.Command{noop}
+	ifs, ok1 := ex.Peek(first[2])
+	dis, ok2 := ex.Peek(first[3])
+	if ok1 && ok2 && steps.KernelIPv6(ifs, dis) {
+		second = append(second, steps.IP6TablesRead)
+	}
+	ex.Send(ctx, second)
+	rtt, err := ex.Run(ctx, noop)
 	if err != nil {
 		return failed(r, err)
 	}

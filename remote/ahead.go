@@ -41,6 +41,15 @@ func (a *Ahead) Send(ctx context.Context, cmds []Command) {
 	if len(cmds) == 0 {
 		return
 	}
+	if ah, ok := a.ex.(Aheader); ok {
+		if rs, ok := ah.TakeAhead(cmds); ok { // they went with the shell's start
+			a.Keep(cmds, rs)
+			if len(rs) == len(cmds) {
+				return
+			}
+			cmds = cmds[len(rs):] // the rest fail again, on the broken Conn
+		}
+	}
 	ctx, cancel := a.bound(ctx)
 	defer cancel()
 	rs, err := RunAll(ctx, a.ex, cmds)

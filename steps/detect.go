@@ -65,7 +65,7 @@ func Detect(ctx context.Context, ex remote.Executor) (Facts, error) {
 	}
 	// Only ask ip6tables when the kernel side says yes: it is the slowest of the three.
 	if ok, _ := probe.Judge(); ok {
-		s, err := run(ctx, ex, "ip6tables", "-w", xtablesWait, "-S", "INPUT")
+		s, err := run(ctx, ex, IP6TablesRead.Argv...)
 		if err != nil {
 			return f, err
 		}
@@ -79,6 +79,18 @@ func Detect(ctx context.Context, ex remote.Executor) (Facts, error) {
 		return f, fmt.Errorf("ip6tables -S INPUT: exit %d: %s", probe.Ip6tablesExit, strings.TrimSpace(probe.Ip6tablesStderr))
 	}
 	return f, nil
+}
+
+// IP6TablesRead is Detect's ip6tables read, asked only where the kernel
+// has IPv6 (KernelIPv6), for a caller that sends it ahead.
+var IP6TablesRead = remote.Command{Argv: []string{"ip6tables", "-w", xtablesWait, "-S", "INPUT"}}
+
+// KernelIPv6 judges the kernel's side of IPv6 from Detect's reads of
+// /proc/net/if_inet6 and disable_ipv6: whether Detect asks ip6tables.
+func KernelIPv6(ifInet6, disableIPv6 remote.Result) bool {
+	ok, _ := ipv6Probe{IfInet6: string(ifInet6.Stdout), IfInet6OK: ifInet6.ExitCode == 0,
+		DisableIPv6: strings.TrimSpace(string(disableIPv6.Stdout))}.Judge()
+	return ok
 }
 
 func run(ctx context.Context, ex remote.Executor, argv ...string) (remote.Result, error) {
