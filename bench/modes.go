@@ -46,8 +46,8 @@ type Sample struct {
 	Round   int
 	Usage   Usage
 	HostCPU time.Duration // what the hosts' sshd reaped meanwhile (sessions, commands)
-	// Conns: connections per host counted at the relays (WAN only, else -1).
-	Conns float64
+	// Conns and Turns per host, counted at the relays (WAN only, else -1).
+	Conns, Turns float64
 	// Cost: estab's JSON cost, per host (median), when the mode is estab.
 	Cost map[string]float64
 }
@@ -107,7 +107,7 @@ control_path_dir = %s
 
 // measure runs mode m once in s (round r, from 1) and checks what it did.
 func (t Tools) measure(ctx context.Context, m Mode, s *scenario, r int) (Sample, error) {
-	run := Sample{Mode: m.Key, Round: r, Conns: -1}
+	run := Sample{Mode: m.Key, Round: r, Conns: -1, Turns: -1}
 	dir := filepath.Join(s.Dir, "runs", fmt.Sprintf("%d%s", r, m.Key))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return run, err
@@ -121,7 +121,8 @@ func (t Tools) measure(ctx context.Context, m Mode, s *scenario, r int) (Sample,
 	if err != nil {
 		return run, err
 	}
-	conns, hostCPU := s.connections(), s.hostCPU()
+	conns, turns := s.relayed()
+	hostCPU := s.hostCPU()
 	run.Usage, err = t.reap(ctx, argv, env, dir)
 	if err != nil {
 		return run, err
@@ -129,10 +130,12 @@ func (t Tools) measure(ctx context.Context, m Mode, s *scenario, r int) (Sample,
 	if err := s.verify(ctx); err != nil {
 		return run, fmt.Errorf("%s %s: %w (output in %s)", m.Key, m.Name, err, dir)
 	}
+	s.settle(ctx, 5*time.Second)
 	run.HostCPU = s.hostCPU() - hostCPU
 	n := float64(len(s.Hosts))
 	if s.Delay > 0 {
-		run.Conns = float64(s.connections()-conns) / n
+		c, t := s.relayed()
+		run.Conns, run.Turns = float64(c-conns)/n, float64(t-turns)/n
 	}
 	if m.Estab {
 		b, _ := os.ReadFile(filepath.Join(dir, "stdout"))

@@ -188,8 +188,10 @@ func reapAll(pid int, start time.Time, u *Usage) error {
 }
 
 // children are the processes whose parent is this process.
-func children() []int {
-	self := os.Getpid()
+func children() []int { return childrenOf(os.Getpid()) }
+
+// childrenOf are the processes whose parent is pid.
+func childrenOf(self int) []int {
 	ents, _ := os.ReadDir("/proc")
 	var out []int
 	for _, e := range ents {

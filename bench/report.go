@@ -69,7 +69,7 @@ func (r Result) modeTable(w io.Writer) {
 	if r.Delay > 0 {
 		hdr = append(hdr, "wall/RTT")
 	}
-	hdr = append(hdr, "CPU (tool tree)", "CPU/host", "hosts' sshd CPU", "peak RSS", "conns/host (relay)",
+	hdr = append(hdr, "CPU (tool tree)", "CPU/host", "hosts' sshd CPU", "peak RSS", "relay/host: conns, turns",
 		"estab cost/host: conns, sessions, commands, round trips")
 	row(w, hdr...)
 	row(w, strings.Split(strings.Repeat("---,", len(hdr)-1)+"---", ",")...)
@@ -92,7 +92,8 @@ func (r Result) modeTable(w io.Writer) {
 		conns := "–"
 		if rs[0].Conns >= 0 {
 			c, _, _ := stat(pick(rs, func(x Sample) float64 { return x.Conns }))
-			conns = fmt.Sprintf("%.1f", c)
+			t, _, _ := stat(pick(rs, func(x Sample) float64 { return x.Turns }))
+			conns = fmt.Sprintf("%.1f, %.1f", c, t)
 		}
 		cost := "–"
 		if rs[0].Cost != nil {

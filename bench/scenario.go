@@ -95,13 +95,14 @@ func (s *scenario) tearDown() {
 	s.relays = nil
 }
 
-// connections is the number of connections the relays took so far.
-func (s *scenario) connections() int {
-	n := 0
+// relayed is the number of connections the relays took so far, and their
+// turns (the client's waits for the host: see wanrelay).
+func (s *scenario) relayed() (conns, turns int) {
 	for _, r := range s.relays {
-		n += r.Accepted()
+		conns += r.Accepted()
+		turns += r.Turns()
 	}
-	return n
+	return conns, turns
 }
 
 // hostKeys reads a lab known_hosts: address → "type base64".
@@ -235,15 +236,42 @@ func firstInput(save string) string {
 // running on a host is not in it).
 func (s *scenario) hostCPU() time.Duration {
 	var ticks int64
-	for _, h := range s.Hosts {
-		b, _ := os.ReadFile(filepath.Join(h.Dir, "sshd.pid"))
-		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil {
-			continue
-		}
+	for _, pid := range s.sshdPids() {
 		ticks += childTicks(pid)
 	}
 	return time.Duration(ticks) * time.Second / clockTicks
+}
+
+// sshdPids are the pids of the hosts' sshd listeners.
+func (s *scenario) sshdPids() []int {
+	var pids []int
+	for _, h := range s.Hosts {
+		b, _ := os.ReadFile(filepath.Join(h.Dir, "sshd.pid"))
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// settle waits (up to limit) until no host's sshd has a connection left:
+// the last connections of a run (ssh masters ended by Reap) close through
+// the relays' delay, and their CPU counts once sshd has reaped them.
+func (s *scenario) settle(ctx context.Context, limit time.Duration) {
+	end := time.Now().Add(limit)
+	for time.Now().Before(end) && ctx.Err() == nil {
+		busy := false
+		for _, pid := range s.sshdPids() {
+			if len(childrenOf(pid)) > 0 {
+				busy = true
+				break
+			}
+		}
+		if !busy {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // clockTicks is USER_HZ, the unit of /proc/PID/stat times (100 on Linux).

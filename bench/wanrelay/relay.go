@@ -15,6 +15,12 @@
 //
 // After that every byte takes d in each direction, in order; a half close
 // is passed on, also delayed.
+//
+// The relay also counts turns: each time a client sends after data from
+// the server has reached it. A client that waits for every answer turns
+// once per answer; one that pipelines (sends several requests before
+// reading) turns once per batch. Unlike wall time over the delay, the
+// count does not grow when the machine's CPUs are busy.
 package wanrelay
 
 import (
@@ -22,6 +28,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -37,6 +44,7 @@ type Relay struct {
 	closed bool
 	// accepted counts the connections relayed (connections per host).
 	accepted int
+	turns    atomic.Int64
 }
 
 // Start listens on 127.0.0.1 (a free port) and relays to target.
@@ -73,6 +81,10 @@ func (r *Relay) Accepted() int {
 	defer r.mu.Unlock()
 	return r.accepted
 }
+
+// Turns is the number of turns (see the package doc) of every connection
+// so far.
+func (r *Relay) Turns() int { return int(r.turns.Load()) }
 
 // Close stops listening and drops every relayed connection.
 func (r *Relay) Close() error {
@@ -132,7 +144,12 @@ func (r *Relay) relay(in net.Conn) {
 	defer r.untrack(in)
 	start := time.Now()
 	up := make(chan chunk, 4096)
-	go r.read(in, up, start.Add(2*r.Delay))
+	var answered atomic.Bool // server data reached the client since it last sent
+	go r.read(in, up, start.Add(2*r.Delay), func() {
+		if answered.Swap(false) {
+			r.turns.Add(1)
+		}
+	})
 	time.Sleep(time.Until(start.Add(3 * r.Delay)))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	out, err := (&net.Dialer{}).DialContext(ctx, "tcp", r.Target)
@@ -144,11 +161,11 @@ func (r *Relay) relay(in net.Conn) {
 	}
 	defer r.untrack(out)
 	down := make(chan chunk, 4096)
-	go r.read(out, down, time.Time{})
+	go r.read(out, down, time.Time{}, func() {})
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); write(out, in, up) }()
-	go func() { defer wg.Done(); write(in, out, down) }()
+	go func() { defer wg.Done(); write(out, in, up, func() {}) }()
+	go func() { defer wg.Done(); write(in, out, down, func() { answered.Store(true) }) }()
 	wg.Wait()
 }
 
@@ -160,8 +177,8 @@ type chunk struct {
 
 // read queues what src sends, each chunk due Delay after it was read, or
 // after notBefore (when the client could first have sent it), whichever is
-// later. It ends with an eof chunk.
-func (r *Relay) read(src net.Conn, q chan<- chunk, notBefore time.Time) {
+// later; got is called for each read with data. It ends with an eof chunk.
+func (r *Relay) read(src net.Conn, q chan<- chunk, notBefore time.Time, got func()) {
 	defer close(q)
 	due := func() time.Time {
 		t := time.Now()
@@ -174,6 +191,7 @@ func (r *Relay) read(src net.Conn, q chan<- chunk, notBefore time.Time) {
 		buf := make([]byte, 32<<10)
 		n, err := src.Read(buf)
 		if n > 0 {
+			got()
 			q <- chunk{data: buf[:n], at: due()}
 		}
 		if err != nil {
@@ -184,9 +202,10 @@ func (r *Relay) read(src net.Conn, q chan<- chunk, notBefore time.Time) {
 }
 
 // write writes the chunks of q to dst when due, in order; the end of src
-// is passed on as a half close. When dst fails, src is closed so that its
-// reader ends.
-func write(dst, src net.Conn, q <-chan chunk) {
+// is passed on as a half close; sending is called before each data write
+// (after it, the client could answer before the call returned).
+// When dst fails, src is closed so that its reader ends.
+func write(dst, src net.Conn, q <-chan chunk, sending func()) {
 	for c := range q {
 		time.Sleep(time.Until(c.at))
 		if c.eof {
@@ -197,6 +216,7 @@ func write(dst, src net.Conn, q <-chan chunk) {
 			}
 			continue
 		}
+		sending()
 		if _, err := dst.Write(c.data); err != nil {
 			src.Close()
 			drain(q)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand"
 	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -177,5 +178,44 @@ func TestTargetDown(t *testing.T) {
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	if n, err := c.Read(make([]byte, 1)); err == nil {
 		t.Fatalf("read %d bytes from a relay to nowhere", n)
+	}
+}
+
+// A client that waits for each answer turns once per answer it sends
+// after; one that pipelines turns once.
+func TestTurns(t *testing.T) {
+	r := start(t, serve(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			c.Write([]byte(line))
+		}
+	}), time.Millisecond)
+	exchange := func(batches ...[]string) {
+		c, err := net.Dial("tcp", r.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for _, b := range batches {
+			c.Write([]byte(strings.Join(b, "")))
+			for range b {
+				if _, err := br.ReadString('\n'); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	exchange([]string{"a\n"}, []string{"b\n"}, []string{"c\n"}) // waits for each: turns after a and b
+	if got := r.Turns(); got != 2 {
+		t.Errorf("one at a time: %d turns, want 2", got)
+	}
+	exchange([]string{"a\n", "b\n", "c\n"}) // pipelined: no turn
+	if got := r.Turns(); got != 2 {
+		t.Errorf("pipelined: %d turns, want still 2", got)
 	}
 }
