@@ -53,11 +53,11 @@ func secs(d time.Duration) float64 { return d.Seconds() }
 // Markdown writes the scenario's tables: one row per mode, then the
 // ratios of paired runs, then estab's cost per stage when its JSON has it.
 func (r Result) Markdown(w io.Writer) {
-	kind := "LAN (no delay)"
+	kind := r.Scenario + " (no delay)"
 	if r.Delay > 0 {
-		kind = fmt.Sprintf("WAN (relay, %v each way, RTT %v)", r.Delay, 2*r.Delay)
+		kind = fmt.Sprintf("%s (relay, %v each way, RTT %v)", r.Scenario, r.Delay, 2*r.Delay)
 	}
-	fmt.Fprintf(w, "### %s: %s, %d hosts, forks %d, %d rounds\n\n", r.Scenario, kind, r.Hosts, r.Forks, r.Rounds)
+	fmt.Fprintf(w, "### %s, %d hosts, forks %d, %d rounds\n\n", kind, r.Hosts, r.Forks, r.Rounds)
 	r.modeTable(w)
 	fmt.Fprintln(w)
 	r.ratioTable(w)

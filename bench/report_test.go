@@ -27,7 +27,7 @@ func TestMarkdown(t *testing.T) {
 	r.Markdown(&b)
 	out := b.String()
 	for _, want := range []string{
-		"### WAN: WAN (relay, 25ms each way, RTT 50ms), 10 hosts, forks 10, 2 rounds",
+		"### WAN (relay, 25ms each way, RTT 50ms), 10 hosts, forks 10, 2 rounds",
 		"| A estab apply (first run) | 2.50 s (2.00–3.00) | 50.0 | 0.25 s | 25.0 ms |",
 		"| 20 MB | 1.0, 12.0 | 2, 2, 30, 20 |",
 		"| C Ansible playbook | 10.00 s (8.00–12.00) | 200.0 |",
