@@ -61,11 +61,27 @@ fuzz:
 	done; rm -f $$out; \
 	if [ -n "$$failed" ]; then echo "make fuzz: failed:$$failed" >&2; exit 1; fi
 
-# Speed and memory against the session-per-command baseline on a lab of
-# BENCH_HOSTS real hosts (root). Numbers go into the README by hand.
-BENCH_HOSTS ?= 50
-bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -count 2 ./bench/ -args -hosts $(BENCH_HOSTS) -forks 10
+# estab against the Ansible playbook an operator would write for the same
+# job and against the plain OpenSSH floor (one ssh per host), side by side
+# in one run on one lab of real hosts (root): modes alternating A B C D E
+# for BENCH_ROUNDS rounds, on a LAN and behind a relay that delays each
+# direction by BENCH_DELAY (see bench/doc.go). Writes bench/results.md and
+# prints it. BENCH_HOSTS, when given, sets both host counts.
+BENCH_LAN_HOSTS ?= $(or $(BENCH_HOSTS),50)
+BENCH_WAN_HOSTS ?= $(or $(BENCH_HOSTS),10)
+BENCH_FORKS     ?= 10
+BENCH_ROUNDS    ?= 3
+BENCH_DELAY     ?= 25ms
+bench: deps build
+	@dpkg-query -W -f='$${Status}' ansible-core 2>/dev/null | grep -q 'install ok installed' || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "make: ansible-core missing (run as root to install it)" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ansible-core >/dev/null; }
+	shellcheck -s sh scripts/bench/floor.sh
+	$(GO) build -o bin/benchrun ./bench/cmd/benchrun
+	bin/benchrun -estab $(BIN) -scripts scripts/bench -out bench/results.md \
+	  -lan-hosts $(BENCH_LAN_HOSTS) -wan-hosts $(BENCH_WAN_HOSTS) -forks $(BENCH_FORKS) \
+	  -rounds $(BENCH_ROUNDS) -delay $(BENCH_DELAY) -commit "$$(git describe --always --dirty 2>/dev/null)" \
+	  -command "make bench BENCH_LAN_HOSTS=$(BENCH_LAN_HOSTS) BENCH_WAN_HOSTS=$(BENCH_WAN_HOSTS) BENCH_FORKS=$(BENCH_FORKS) BENCH_ROUNDS=$(BENCH_ROUNDS) BENCH_DELAY=$(BENCH_DELAY)"
 
 # Records the real tools' outputs the golden tests compare estab with
 # (ansible-core from Debian, OpenSSH's ssh -G): every scripts/goldens/record-*.sh,

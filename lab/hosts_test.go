@@ -3,10 +3,13 @@ package lab_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/estab/estab/lab"
@@ -147,6 +150,55 @@ func checkSSH(t *testing.T, l *lab.Lab) {
 	if h := l.Host("db1"); h.User != l.Prefix+"op" || !h.Become {
 		t.Errorf("db1 user %q become %v", h.User, h.Become)
 	}
+}
+
+// checkRootHome checks that an SSH session as root runs in the host's own
+// fresh /root (DIR/<host>/root, the files of /etc/skel), not in this
+// machine's /root, whose rc files would slow every session down.
+func checkRootHome(t *testing.T, l *lab.Lab) {
+	skel, _ := os.ReadDir("/etc/skel")
+	var want []string
+	for _, e := range skel {
+		if e.Type().IsRegular() {
+			want = append(want, e.Name())
+		}
+	}
+	bashrc, _ := os.ReadFile("/etc/skel/.bashrc")
+	for _, h := range l.Hosts {
+		if h.User != "root" {
+			continue
+		}
+		var st syscall.Stat_t
+		if err := syscall.Stat(filepath.Join(h.Dir, "root"), &st); err != nil {
+			t.Fatal(err)
+		}
+		out, err := ssh(l, "", h.Name, `echo "$HOME"; stat -c %d:%i ~; cat ~/.bashrc | cksum; LC_ALL=C ls -A ~`)
+		wantOut := fmt.Sprintf("/root\n%d:%d\n%s\n%s", st.Dev, st.Ino, cksum(t, bashrc), lines(want))
+		if err != nil || out != wantOut {
+			t.Errorf("%s: root's home in a session: %v\n%s\nwant\n%s", h.Name, err, out, wantOut)
+		}
+	}
+}
+
+// cksum is what `cksum` prints for b read from stdin.
+func cksum(t *testing.T, b []byte) string {
+	cmd := exec.Command("cksum")
+	cmd.Stdin = bytes.NewReader(b)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// lines is names one a line (each ended by a newline), sorted as LC_ALL=C ls sorts.
+func lines(names []string) string {
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		b.WriteString(n + "\n")
+	}
+	return b.String()
 }
 
 // checkSudo checks the sudo users: NOPASSWD on db1, BecomePassword on db2.

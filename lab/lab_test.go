@@ -120,6 +120,7 @@ func TestLab(t *testing.T) {
 		{"RHEL-like host", checkRHELHost},
 		{"no IPv6", checkNoIPv6},
 		{"ssh", checkSSH},
+		{"clean root home", checkRootHome},
 		{"sudo", checkSudo},
 		{"peer", checkPeer},
 		{"files", checkFiles},
