@@ -31,7 +31,7 @@ lint: deps
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:" $$out >&2; exit 1; fi
 	$(GO) vet ./...
-	shellcheck -s sh $$(git ls-files '*.sh' 2>/dev/null | grep /scripts/ || find . -path '*/scripts/*.sh')
+	shellcheck -s sh $$(git ls-files '*.sh' 2>/dev/null | grep -E '/scripts/|^scripts/bench/' || find . -path '*/scripts/*.sh')
 
 test: deps lint
 	$(GO) test -race -count=1 -timeout 15m ./...
@@ -76,7 +76,6 @@ bench: deps build
 	@dpkg-query -W -f='$${Status}' ansible-core 2>/dev/null | grep -q 'install ok installed' || { \
 	  if [ "$$(id -u)" != 0 ]; then echo "make: ansible-core missing (run as root to install it)" >&2; exit 1; fi; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ansible-core >/dev/null; }
-	shellcheck -s sh scripts/bench/floor.sh
 	$(GO) build -o bin/benchrun ./bench/cmd/benchrun
 	bin/benchrun -estab $(BIN) -scripts scripts/bench -out bench/results.md \
 	  -lan-hosts $(BENCH_LAN_HOSTS) -wan-hosts $(BENCH_WAN_HOSTS) -forks $(BENCH_FORKS) \
