@@ -28,6 +28,10 @@ const knockRTTs = 4
 // checks are the checks under way for a host's families.
 type checks struct {
 	knocks map[string]<-chan knockAnswer // by family name
+	// review: read *-save after the checks. Not on a host nothing was
+	// changed on: it would read the plan's review again (a node's whole
+	// table, megabytes).
+	review bool
 }
 
 type knockAnswer struct {
@@ -37,14 +41,14 @@ type knockAnswer struct {
 
 // startChecks starts every family's knock, then sends the host's reads of
 // every family's check (and those extra adds) in one round trip.
-func (p *proc) startChecks(ctx context.Context, plans []*plan, facts hostFacts, extra func(*batch)) *checks {
-	c := &checks{knocks: map[string]<-chan knockAnswer{}}
+func (p *proc) startChecks(ctx context.Context, plans []*plan, facts hostFacts, review bool, extra func(*batch)) *checks {
+	c := &checks{knocks: map[string]<-chan knockAnswer{}, review: review}
 	for _, pl := range plans {
 		c.knocks[pl.fam.Name] = p.startKnock(ctx, pl.fam, facts)
 	}
 	var b batch
 	for _, pl := range plans {
-		p.verifyReads(&b, pl.fam)
+		p.verifyReads(&b, pl.fam, review)
 	}
 	if extra != nil {
 		extra(&b)

@@ -278,7 +278,7 @@ func (p *proc) releaseAheadLock(ctx context.Context, pf *prefetched) {
 // (--zero-counters) changes the host: it is never sent ahead, and with it
 // the check goes command by command. The knock from the runner changes no
 // rule and runs meanwhile.
-func (p *proc) verifyReads(b *batch, fam rules.Family) {
+func (p *proc) verifyReads(b *batch, fam rules.Family, review bool) {
 	if p.o.ZeroCounters {
 		return
 	}
@@ -286,5 +286,7 @@ func (p *proc) verifyReads(b *batch, fam rules.Family) {
 		b.add("traffic", fam.Name, cmd(argv...))
 		b.add("counters", fam.Name, inputCommand(fam))
 	}
-	b.add("review", fam.Name, cmd(fam.Save))
+	if review {
+		b.add("review", fam.Name, cmd(fam.Save))
+	}
 }

@@ -242,7 +242,7 @@ func (verifyStage) Run(ctx context.Context, t *txn) error {
 		t.probing = pr
 		t.closers = append(t.closers, pr.closeProbe)
 	}
-	c := p.startChecks(ctx, t.plans, t.facts, nil)
+	c := p.startChecks(ctx, t.plans, t.facts, true, nil)
 	defer p.forgetAhead()
 	for _, pl := range t.plans {
 		if p.interrupted() {

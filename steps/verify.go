@@ -28,6 +28,10 @@ func (p *proc) verifyFamily(ctx context.Context, pl *plan, c *checks) error {
 	if !p.blocked(pl.fam, fr, c.knocks[pl.fam.Name]) {
 		return fmt.Errorf("NEW connection to port %d from the runner was accepted: the port is open", p.h.BlockedPort)
 	}
+	if !c.review {
+		pl.after = pl.before // nothing changed since the plan's review
+		return nil
+	}
 	r, err := p.must(ctx, "review", pl.fam.Save)
 	if err != nil {
 		return err
@@ -48,7 +52,7 @@ func (p *proc) verifyUnchanged(ctx context.Context, plans []*plan, facts hostFac
 	if !p.o.NoSave {
 		pers, perr = safety.DetectPersistence(ctx, p.as("save"))
 	}
-	c := p.startChecks(ctx, plans, facts, func(b *batch) {
+	c := p.startChecks(ctx, plans, facts, false, func(b *batch) {
 		if perr != nil || pers.Mechanism == "" {
 			return
 		}
