@@ -38,7 +38,7 @@ func (l *Lab) startNetwork(ctx context.Context, h *Host) error {
 	}
 	var b strings.Builder
 	b.WriteString("link set lo up\n")
-	fmt.Fprintf(&b, "addr add %s/24 dev eth0\n", h.Addr4)
+	fmt.Fprintf(&b, "addr add %s/%d dev eth0\n", h.Addr4, subnetBits(len(l.Hosts)))
 	if h.Addr6 != "" {
 		fmt.Fprintf(&b, "addr add %s/64 dev eth0 nodad\n", h.Addr6)
 	}

@@ -30,7 +30,7 @@ func (l *Lab) machinePart(ctx context.Context, needUser map[Login]bool, clientPu
 	if err != nil {
 		return err
 	}
-	v4, v6, err := pickSubnets(l.Prefix, used)
+	v4, v6, err := pickSubnets(l.Prefix, subnetBits(len(l.Hosts)), used)
 	if err != nil {
 		return err
 	}
@@ -47,24 +47,13 @@ func (l *Lab) machinePart(ctx context.Context, needUser map[Login]bool, clientPu
 	if err := l.saveState(); err != nil {
 		return err
 	}
-
+	if l.st.NeighBefore, err = neighRaiseLocked(l.Prefix, len(l.Hosts)); err != nil {
+		return fmt.Errorf("neighbour table thresholds: %w", err)
+	}
 	if err := l.makeEtc(); err != nil {
 		return err
 	}
-
-	// The root namespace in one ip process: bridge, namespaces, veths (the
-	// namespace end is made inside the namespace as eth0, no rename).
-	var b strings.Builder
-	fmt.Fprintf(&b, "link add %s type bridge\n", l.Bridge)
-	fmt.Fprintf(&b, "addr add %s/24 dev %s\n", l.Bridge4, l.Bridge)
-	fmt.Fprintf(&b, "addr add %s/64 dev %s nodad\n", l.Bridge6, l.Bridge)
-	fmt.Fprintf(&b, "link set %s up\n", l.Bridge)
-	for _, h := range l.Hosts {
-		fmt.Fprintf(&b, "netns add %s\n", h.Namespace)
-		fmt.Fprintf(&b, "link add %s type veth peer name eth0 netns %s\n", h.Link, h.Namespace)
-		fmt.Fprintf(&b, "link set %s master %s up\n", h.Link, l.Bridge)
-	}
-	if _, err := run(ctx, b.String(), "ip", "-b", "-"); err != nil {
+	if _, err := run(ctx, l.linkScript(v4.Bits()), "ip", "-b", "-"); err != nil {
 		return err
 	}
 
@@ -74,6 +63,35 @@ func (l *Lab) machinePart(ctx context.Context, needUser map[Login]bool, clientPu
 		}
 	}
 	return nil
+}
+
+// linkScript is the root namespace's part in one ip batch: bridges, their
+// uplinks, namespaces, veths (the namespace end is made inside the
+// namespace as eth0, no rename). A Linux bridge takes at most 1023 ports
+// (BR_MAX_PORTS, "Exchange full" past it): past bridgePorts hosts, further
+// bridges hang off the first by a veth pair each, one Ethernet segment
+// and one subnet, whose address is on the first bridge.
+func (l *Lab) linkScript(bits4 int) string {
+	var b strings.Builder
+	for k, br := range l.Bridges {
+		fmt.Fprintf(&b, "link add %s type bridge\n", br)
+		if k == 0 {
+			fmt.Fprintf(&b, "addr add %s/%d dev %s\n", l.Bridge4, bits4, br)
+			fmt.Fprintf(&b, "addr add %s/64 dev %s nodad\n", l.Bridge6, br)
+		} else {
+			up, down := uplinkNames(l.Prefix, k)
+			fmt.Fprintf(&b, "link add %s type veth peer name %s\n", up, down)
+			fmt.Fprintf(&b, "link set %s master %s up\n", up, l.Bridges[0])
+			fmt.Fprintf(&b, "link set %s master %s up\n", down, br)
+		}
+		fmt.Fprintf(&b, "link set %s up\n", br)
+	}
+	for _, h := range l.Hosts {
+		fmt.Fprintf(&b, "netns add %s\n", h.Namespace)
+		fmt.Fprintf(&b, "link add %s type veth peer name eth0 netns %s\n", h.Link, h.Namespace)
+		fmt.Fprintf(&b, "link set %s master %s up\n", h.Link, h.Bridge)
+	}
+	return b.String()
 }
 
 // Root /etc folders that must exist as mount points for the hosts' own
@@ -293,7 +311,7 @@ func cleanupPrefixLocked(prefix string) error {
 	if len(links)+len(namespaces) > 0 {
 		var b strings.Builder
 		for _, l := range links {
-			if l != prefix+"br" {
+			if l != prefix+"br" { // further bridges and uplinks too
 				fmt.Fprintf(&b, "link del %s\n", l)
 			}
 		}
@@ -325,12 +343,14 @@ func cleanupPrefixLocked(prefix string) error {
 	errs = append(errs, removeUsers(ctx, prefix))
 	errs = append(errs, removeIfExists(sudoersFile(prefix)), removeIfExists(sudoersTmp(prefix)))
 	errs = append(errs, releaseEtcLocked())
+	errs = append(errs, neighReleaseLocked(prefix))
 	return errors.Join(errs...)
 }
 
-// linkRE matches exactly the link names of prefix.
+// linkRE matches exactly the link names of prefix: Pbr, Pbr<k>, Pv<i>,
+// Pu<k> and Pd<k>.
 func linkRE(prefix string) *regexp.Regexp {
-	return regexp.MustCompile("^" + regexp.QuoteMeta(prefix) + `(br|v[0-9]+)$`)
+	return regexp.MustCompile("^" + regexp.QuoteMeta(prefix) + `(br[0-9]*|[vud][0-9]+)$`)
 }
 
 // listNamespaces lists the named network namespaces of prefix.
@@ -345,8 +365,8 @@ func listNamespaces(prefix string) []string {
 	return ns
 }
 
-// listLinks lists the root-namespace links of prefix: exactly Pbr and
-// Pv<digits> (so prefixes "lab" and "lab1" never see each other's links).
+// listLinks lists the root-namespace links of prefix (by linkRE, so
+// prefixes "lab" and "lab1" never see each other's links).
 func listLinks(prefix string) []string {
 	re := linkRE(prefix)
 	ents, _ := os.ReadDir("/sys/class/net")

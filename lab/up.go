@@ -47,6 +47,9 @@ func Up(ctx context.Context, o Options) (*Lab, error) {
 	}
 	l.st = state{Version: 1, Lab: l}
 	l.sshdExtra = o.sshdExtra
+	if o.bridgePorts <= 0 {
+		o.bridgePorts = bridgePorts
+	}
 	if err := l.up(ctx, o); err != nil {
 		if cerr := l.teardown(); cerr != nil {
 			err = fmt.Errorf("%w\n(cleanup after the failure: %v)", err, cerr)
@@ -65,7 +68,7 @@ func Up(ctx context.Context, o Options) (*Lab, error) {
 // background from the second stage on, since RSA keys take longest; what a
 // failed stage leaves behind is Up's to remove.
 func (l *Lab) up(ctx context.Context, o Options) error {
-	needUser := l.planHosts(o.Hosts)
+	needUser := l.planHosts(o.Hosts, o.bridgePorts)
 	// The client key first: sshd and the users need its public half.
 	clientPub, err := l.writeClientKey()
 	if err != nil {
@@ -95,17 +98,36 @@ func (l *Lab) up(ctx context.Context, o Options) error {
 	return l.saveState()
 }
 
-// planHosts names every host and its resources (namespace, veth, login
-// user, folder), records the names in the state and reports which logins
-// need a lab user.
-func (l *Lab) planHosts(specs []HostSpec) (needUser map[Login]bool) {
+// bridgePorts is how many hosts a bridge takes: a Linux bridge has at most
+// 1023 ports, and the first bridge also holds the uplinks of the others.
+const bridgePorts = 1000
+
+// uplinkNames are the veth pair that joins bridge k > 0 to the first.
+func uplinkNames(prefix string, k int) (up, down string) {
+	return prefix + "u" + strconv.Itoa(k), prefix + "d" + strconv.Itoa(k)
+}
+
+// planHosts names every host and its resources (namespace, veth, bridge,
+// login user, folder), records the names in the state and reports which
+// logins need a lab user.
+func (l *Lab) planHosts(specs []HostSpec, perBridge int) (needUser map[Login]bool) {
 	needUser = map[Login]bool{}
+	for k := 0; k*perBridge < len(specs); k++ {
+		br := l.Bridge
+		if k > 0 {
+			br += strconv.Itoa(k)
+			up, down := uplinkNames(l.Prefix, k)
+			l.st.Links = append(l.st.Links, up, down, br)
+		}
+		l.Bridges = append(l.Bridges, br)
+	}
 	for i, s := range specs {
 		h := Host{
 			Spec:      s,
 			Name:      s.Name,
 			Namespace: l.Prefix + "-" + s.Name,
 			Link:      l.Prefix + "v" + strconv.Itoa(i),
+			Bridge:    l.Bridges[i/perBridge],
 			User:      "root",
 			Become:    s.Login != LoginRoot,
 			Dir:       filepath.Join(l.Dir, s.Name),
