@@ -83,14 +83,14 @@ type Lab struct {
 	Bridge      string   // bridge interface in the root namespace, Pbr
 	Bridges     []string // Pbr, then Pbr1, Pbr2… past bridgePorts hosts, each on Pbr by a veth
 	Subnet4     string   // e.g. 198.18.7.0/24 (up to 245 hosts), 198.18.4.0/22 (1,000)
-	Subnet6     string // e.g. fd65:73ab:1c2d::/64
-	Bridge4     string // root-namespace address of the bridge, the hosts' IPv4 gateway
-	Bridge6     string // same for IPv6
-	PeerURL     string // http://<Bridge4>:<port>/, served to the hosts
-	PeerURL6    string // http://[<Bridge6>]:<port>/
-	PeerURLName string // http://estab-peer:<port>/: both families, from inside the hosts
-	PeerAddr    string // <Bridge4>:<port>
-	PeerAddr6   string // [<Bridge6>]:<port>
+	Subnet6     string   // e.g. fd65:73ab:1c2d::/64
+	Bridge4     string   // root-namespace address of the bridge, the hosts' IPv4 gateway
+	Bridge6     string   // same for IPv6
+	PeerURL     string   // http://<Bridge4>:<port>/, served to the hosts
+	PeerURL6    string   // http://[<Bridge6>]:<port>/
+	PeerURLName string   // http://estab-peer:<port>/: both families, from inside the hosts
+	PeerAddr    string   // <Bridge4>:<port>
+	PeerAddr6   string   // [<Bridge6>]:<port>
 
 	BecomePassword string // password of the LoginSudoPassword user ("" when no host uses it)
 

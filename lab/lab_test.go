@@ -286,7 +286,7 @@ func TestChainedBridges(t *testing.T) {
 	const prefix = "esbr"
 	dir := t.TempDir()
 	l := up(t, lab.WithBridgePorts(lab.Options{Dir: dir, Prefix: prefix,
-		Hosts: []lab.HostSpec{{Name: "h1"}, {Name: "h2"}, {Name: "h3"}, {Name: "h4"}, {Name: "h5"}},
+		Hosts:    []lab.HostSpec{{Name: "h1"}, {Name: "h2"}, {Name: "h3"}, {Name: "h4"}, {Name: "h5"}},
 		PeerArgv: peerArgv()}, 2))
 	if len(l.Bridges) != 3 || l.Host("h5").Bridge != prefix+"br2" {
 		t.Fatalf("bridges %v, h5 on %s", l.Bridges, l.Host("h5").Bridge)
