@@ -8,7 +8,7 @@ export GOFLAGS ?= -mod=readonly
 # A fresh machine has Go in /usr/local/go without it being on PATH.
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all build deps test lint demo bench clean fuzz goldens
+.PHONY: all build deps test lint demo bench bench-scale clean fuzz goldens
 
 all: build
 
@@ -66,6 +66,14 @@ fuzz:
 BENCH_HOSTS ?= 50
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -count 2 ./bench/ -args -hosts $(BENCH_HOSTS) -forks 10
+
+# estab apply (first, then again) on a lab of SCALE_HOSTS real hosts at
+# SCALE_FORKS (root): wall, runner CPU per host, peak RSS, failures; the
+# lab is torn down after. PROFILE_DIR=D also writes pprof profiles there.
+SCALE_HOSTS ?= 1000
+SCALE_FORKS ?= 200
+bench-scale: deps build
+	HOSTS=$(SCALE_HOSTS) FORKS=$(SCALE_FORKS) ./scripts/bench/scale.sh $(BIN)
 
 # Records the real tools' outputs the golden tests compare estab with
 # (ansible-core from Debian, OpenSSH's ssh -G): every scripts/goldens/record-*.sh,
