@@ -475,3 +475,26 @@ func TestGenerateHostKeys(t *testing.T) {
 		t.Errorf("a cancelled generation wrote %s: %v", l.Dir, err)
 	}
 }
+
+// Hosts past the first few reuse their RSA keys (the expensive kind); a
+// host whose key-maker failed gets an error, not a hang.
+func TestRSAShare(t *testing.T) {
+	ctx := context.Background()
+	r := newRSAShare(5, 2)
+	k1, err := r.gen(ctx, 1)("rsa", "root@h1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k3, err := r.gen(ctx, 3)("rsa", "root@h3"); err != nil || string(k3.priv) != string(k1.priv) {
+		t.Errorf("host 3 does not share host 1's key: %v", err)
+	}
+	e4, _ := r.gen(ctx, 4)("ed25519", "root@h4")
+	e2, _ := r.gen(ctx, 2)("ed25519", "root@h2")
+	if string(e4.priv) == string(e2.priv) {
+		t.Error("ed25519 keys shared")
+	}
+	r.finish(0) // host 0 failed before making its key
+	if _, err := r.gen(ctx, 2)("rsa", "root@h2"); err == nil {
+		t.Error("no error from a failed host's share")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 
 	"golang.org/x/sync/errgroup"
@@ -182,13 +183,20 @@ func randomPassword() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// startHosts starts every host at once, each as soon as its host keys are
-// there, and returns the hosts' ed25519 public keys. The error names every
+// startParallel hosts start at a time per CPU.
+const startParallel = 8
+
+// startHosts starts the hosts, startParallel per CPU at a time, each as
+// soon as its host keys are there, and returns the hosts' ed25519 public keys. The error names every
 // host that failed, in host order.
 func (l *Lab) startHosts(ctx context.Context, keys *hostKeyGen) (pubs []string, err error) {
 	errs := make([]error, len(l.Hosts))
 	pubs = make([]string, len(l.Hosts))
-	var g errgroup.Group // no limit: hosts wait on ip, sshd and the network, not on CPU
+	// Hosts wait on ip, sshd and the network more than on CPU, but a
+	// thousand at once only queue for the two cores and their processes
+	// then take seconds to be reaped: a few per core keep the machine busy.
+	var g errgroup.Group
+	g.SetLimit(startParallel * runtime.GOMAXPROCS(0))
 	for i := range l.Hosts {
 		g.Go(func() error {
 			h := &l.Hosts[i]
