@@ -88,6 +88,9 @@ func TestSubnetBits(t *testing.T) {
 func TestBridgesPlan(t *testing.T) {
 	l := &Lab{Prefix: "lbt", Bridge: "lbtbr", Bridge4: "198.18.4.1", Bridge6: "fd65::1"}
 	l.planHosts(Mixed(5), 2)
+	for i := range l.Hosts {
+		l.Hosts[i].Addr4 = addrIn(netip.MustParsePrefix("198.18.4.0/22"), hostNum(i)).String()
+	}
 	if strings.Join(l.Bridges, " ") != "lbtbr lbtbr1 lbtbr2" {
 		t.Fatalf("bridges %v", l.Bridges)
 	}
@@ -95,12 +98,32 @@ func TestBridgesPlan(t *testing.T) {
 		t.Errorf("hosts on bridges: %+v", l.Hosts)
 	}
 	sc := l.linkScript(22)
-	for _, want := range []string{"link add lbtbr type bridge\naddr add 198.18.4.1/22 dev lbtbr\n",
+	for _, want := range []string{"link add lbtbr address " + macOf(-1) + " type bridge\naddr add 198.18.4.1/22 dev lbtbr\n",
 		"link add lbtu2 type veth peer name lbtd2\nlink set lbtu2 master lbtbr up\nlink set lbtd2 master lbtbr2 up\n",
 		"link set lbtv4 master lbtbr2 up\n"} {
 		if !strings.Contains(sc, want) {
 			t.Errorf("script lacks %q:\n%s", want, sc)
 		}
+	}
+	// Nothing resolved or flooded: fixed MACs, permanent neighbours, static FDB.
+	l.Hosts[4].Addr4, l.Hosts[4].Addr6 = "198.18.4.14", "fd65::14"
+	sc = l.linkScript(22)
+	for _, want := range []string{"link add lbtv4 type veth peer name eth0 address " + macOf(4) + " netns lbt-app1\n",
+		"neigh replace 198.18.4.14 lladdr " + macOf(4) + " dev lbtbr nud permanent\n",
+		"neigh replace fd65::14 lladdr " + macOf(4) + " dev lbtbr nud permanent\n"} {
+		if !strings.Contains(sc, want) {
+			t.Errorf("script lacks %q:\n%s", want, sc)
+		}
+	}
+	fdb := l.bridgeFDB()
+	for _, want := range []string{"fdb replace " + macOf(4) + " dev lbtv4 master static\n",
+		"fdb replace " + macOf(4) + " dev lbtu2 master static\n", "fdb replace " + macOf(0) + " dev lbtv0 master static\n"} {
+		if !strings.Contains(fdb, want) {
+			t.Errorf("fdb lacks %q:\n%s", want, fdb)
+		}
+	}
+	if macOf(0) == macOf(-1) || macOf(4095) != "02:65:73:01:0f:ff" {
+		t.Errorf("MACs: %s %s %s", macOf(0), macOf(-1), macOf(4095))
 	}
 	for _, n := range []string{"lbtbr1", "lbtu1", "lbtd1", "lbtbr"} {
 		if !slices.Contains(l.st.Links, n) || !linkRE("lbt").MatchString(n) {

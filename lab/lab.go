@@ -200,7 +200,7 @@ func Preflight() error {
 	if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
 		miss = append(miss, "/usr/sbin/sshd (openssh-server)")
 	}
-	for _, c := range []string{"ip", "unshare", "nsenter", "hostname", "mount", "sysctl", "iptables-restore",
+	for _, c := range []string{"ip", "bridge", "unshare", "nsenter", "hostname", "mount", "sysctl", "iptables-restore",
 		"ip6tables-restore", "useradd", "userdel", "chpasswd", "visudo", "sudo"} {
 		if _, err := exec.LookPath(c); err != nil {
 			miss = append(miss, c)

@@ -49,12 +49,13 @@ printf '   neighbour thresholds now: ipv4 gc_thresh3 %s, ipv6 gc_thresh3 %s\n' \
 
 args=(-i "$dir/hosts.yaml" --ssh-config "$dir/ssh_config" --become-password-file "$dir/become_password" -f "$forks")
 for run in first again; do
+  prof=()
   if [ -n "${PROFILE_DIR:-}" ]; then
     mkdir -p "$PROFILE_DIR"
-    export ESTAB_CPUPROFILE=$PROFILE_DIR/$run.cpu.pprof ESTAB_MEMPROFILE=$PROFILE_DIR/$run.mem.pprof
+    prof=(ESTAB_CPUPROFILE="$PROFILE_DIR/$run.cpu.pprof" ESTAB_MEMPROFILE="$PROFILE_DIR/$run.mem.pprof")
   fi
   rc=0
-  /usr/bin/time -v -o "$dir/$run.time" "$bin" apply "${args[@]}" >"$dir/$run.out" 2>"$dir/$run.err" || rc=$?
+  env "${prof[@]}" /usr/bin/time -v -o "$dir/$run.time" "$bin" apply "${args[@]}" >"$dir/$run.out" 2>"$dir/$run.err" || rc=$?
   t=$dir/$run.time
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$t")
   cpu=$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {print u+s}' "$t")
