@@ -59,10 +59,11 @@ for run in first again; do
   t=$dir/$run.time
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$t")
   cpu=$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {print u+s}' "$t")
+  split=$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {printf "user %.1f s, sys %.1f s", u, s}' "$t")
   rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$t")
   recap=$(tail -n 1 "$dir/$run.out")
-  printf '== apply (%s), %d hosts, forks %d: exit %d, wall %.1f s, runner CPU %.1f s = %.1f ms per host, peak RSS %.0f MB\n   %s\n' \
-    "$run" "$hosts" "$forks" "$rc" "$wall" "$cpu" "$(echo "$cpu * 1000 / $hosts" | bc -l)" "$(echo "$rss / 1024" | bc -l)" "$recap"
+  printf '== apply (%s), %d hosts, forks %d: exit %d, wall %.1f s, runner CPU %.1f s (%s) = %.1f ms per host, peak RSS %.0f MB\n   %s\n' \
+    "$run" "$hosts" "$forks" "$rc" "$wall" "$cpu" "$split" "$(echo "$cpu * 1000 / $hosts" | bc -l)" "$(echo "$rss / 1024" | bc -l)" "$recap"
   if [ "$rc" != 0 ]; then
     grep -E 'failed|unreachable' "$dir/$run.out" | grep -v '^ok=' | head -n 5 || true
     head -n 5 "$dir/$run.err"
