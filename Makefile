@@ -8,7 +8,7 @@ export GOFLAGS ?= -mod=readonly
 # A fresh machine has Go in /usr/local/go without it being on PATH.
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all build deps test lint demo bench clean fuzz goldens
+.PHONY: all build deps test lint demo bench bench-scale clean fuzz goldens
 
 all: build
 
@@ -81,6 +81,14 @@ bench: deps build
 	  -lan-hosts $(BENCH_LAN_HOSTS) -wan-hosts $(BENCH_WAN_HOSTS) -forks $(BENCH_FORKS) \
 	  -rounds $(BENCH_ROUNDS) -delay $(BENCH_DELAY) -commit "$$(git describe --always --dirty 2>/dev/null)" \
 	  -command "make bench BENCH_LAN_HOSTS=$(BENCH_LAN_HOSTS) BENCH_WAN_HOSTS=$(BENCH_WAN_HOSTS) BENCH_FORKS=$(BENCH_FORKS) BENCH_ROUNDS=$(BENCH_ROUNDS) BENCH_DELAY=$(BENCH_DELAY)"
+
+# estab apply (first, then again) on a lab of SCALE_HOSTS real hosts at
+# SCALE_FORKS (root): wall, runner CPU per host, peak RSS, failures; the
+# lab is torn down after. PROFILE_DIR=D also writes pprof profiles there.
+SCALE_HOSTS ?= 1000
+SCALE_FORKS ?= 200
+bench-scale: deps build
+	HOSTS=$(SCALE_HOSTS) FORKS=$(SCALE_FORKS) ./scripts/bench/scale.sh $(BIN)
 
 # Records the real tools' outputs the golden tests compare estab with
 # (ansible-core from Debian, OpenSSH's ssh -G): every scripts/goldens/record-*.sh,

@@ -10,7 +10,8 @@
 // crashed lab's debris is found by name:
 //
 //	namespaces  P-<host>                 /run/netns/P-<host>
-//	links       Pbr (bridge), Pv0, Pv1…   root side of the veths ("eth0" inside)
+//	links       Pbr (bridge), Pv0, Pv1…   root side of the veths ("eth0" inside);
+//	            past 1,000 hosts Pbr1, Pbr2… joined to Pbr by veths Pu1/Pd1, …
 //	folders     /etc/netns/P-<host>/      bind-mounted over /etc/<x> in the host
 //	users       Pop (NOPASSWD sudo), Ppw (sudo with password), GECOS "estab lab P"
 //	sudoers     /etc/sudoers.d/P-lab
@@ -23,6 +24,12 @@
 // host at once (network, starting rulesets, sshd) and writes the files a
 // controller needs. When a stage fails, Up removes everything of the
 // prefix, whatever stage made it.
+//
+// A lab of more than a few dozen hosts raises the kernel's neighbour-table
+// thresholds (net.ipv{4,6}.neigh.default.gc_thresh2/3, shared by all
+// namespaces) by what the running labs need; the last lab down restores
+// the earlier values (neigh.json and neigh-need-P in /run/estab-lab/, and
+// neigh_before in lab.json).
 //
 // Root /etc gets an empty iptables/ or sysconfig/ (and netns/) folder as
 // mount point when missing; the last lab down removes it (markers in

@@ -13,3 +13,10 @@ func WithSSHDConfigExtra(o Options, text string) Options {
 // EnsureEtcLocked makes /etc/<name> as a lab does (marked for removal by
 // the last lab down), for tests that fake a crashed lab's debris.
 var EnsureEtcLocked = ensureEtcLocked
+
+// WithBridgePorts sets how many hosts a bridge takes (the real limit, a
+// thousand, is too many for a test).
+func WithBridgePorts(o Options, n int) Options {
+	o.bridgePorts = n
+	return o
+}

@@ -38,11 +38,16 @@ func (l *Lab) startNetwork(ctx context.Context, h *Host) error {
 	}
 	var b strings.Builder
 	b.WriteString("link set lo up\n")
-	fmt.Fprintf(&b, "addr add %s/24 dev eth0\n", h.Addr4)
+	fmt.Fprintf(&b, "addr add %s/%d dev eth0\n", h.Addr4, subnetBits(len(l.Hosts)))
 	if h.Addr6 != "" {
 		fmt.Fprintf(&b, "addr add %s/64 dev eth0 nodad\n", h.Addr6)
 	}
 	b.WriteString("link set eth0 up\n")
+	// The gateway's MAC known for good: no ARP broadcast to every port.
+	fmt.Fprintf(&b, "neigh replace %s lladdr %s dev eth0 nud permanent\n", l.Bridge4, macOf(-1))
+	if h.Addr6 != "" {
+		fmt.Fprintf(&b, "neigh replace %s lladdr %s dev eth0 nud permanent\n", l.Bridge6, macOf(-1))
+	}
 	fmt.Fprintf(&b, "route add default via %s\n", l.Bridge4)
 	if h.Addr6 != "" {
 		fmt.Fprintf(&b, "route add default via %s\n", l.Bridge6)

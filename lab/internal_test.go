@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +21,7 @@ import (
 // Tests of the parts that need no root.
 
 func TestPickSubnets(t *testing.T) {
-	v4, v6, err := pickSubnets("lbt", nil)
+	v4, v6, err := pickSubnets("lbt", 24, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +31,7 @@ func TestPickSubnets(t *testing.T) {
 	if !ula6.Contains(v6.Addr()) || v6.Bits() != 64 {
 		t.Errorf("v6 %v not a /64 of %v", v6, ula6)
 	}
-	if again, _, _ := pickSubnets("lbt", nil); again != v4 {
+	if again, _, _ := pickSubnets("lbt", 24, nil); again != v4 {
 		t.Errorf("not deterministic: %v then %v", v4, again)
 	}
 	// Taken subnets (a route, an address, a wider route) are skipped; a
@@ -39,7 +41,7 @@ func TestPickSubnets(t *testing.T) {
 		v4, v6,
 		netip.PrefixFrom(addrIn(v4, 1), 32).Masked(),
 	}
-	w4, w6, err := pickSubnets("lbt", used)
+	w4, w6, err := pickSubnets("lbt", 24, used)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,11 +49,146 @@ func TestPickSubnets(t *testing.T) {
 		t.Errorf("with %v and %v taken got %v %v", v4, v6, w4, w6)
 	}
 	// The whole range routed elsewhere: an error, not a collision.
-	if _, _, err := pickSubnets("lbt", []netip.Prefix{bench4}); err == nil {
+	if _, _, err := pickSubnets("lbt", 24, []netip.Prefix{bench4}); err == nil {
 		t.Error("no error with all of 198.18.0.0/15 in use")
 	}
-	if a, _, _ := pickSubnets("lbt1", nil); a == v4 {
+	if a, _, _ := pickSubnets("lbt1", 24, nil); a == v4 {
 		t.Logf("note: lbt and lbt1 hash to the same /24 %v (fine: the route check separates them)", a)
+	}
+}
+
+// Larger labs get a larger subnet, aligned, inside the benchmarking range,
+// that still holds every host below its broadcast address.
+func TestSubnetBits(t *testing.T) {
+	for _, c := range []struct{ n, bits int }{{1, 24}, {245, 24}, {246, 23}, {501, 23}, {502, 22},
+		{1000, 22}, {1013, 22}, {1014, 21}, {4000, 20}} {
+		if got := subnetBits(c.n); got != c.bits {
+			t.Errorf("subnetBits(%d) = %d, want %d", c.n, got, c.bits)
+		}
+		v4, _, err := pickSubnets("lbt", c.bits, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v4.Bits() != c.bits || v4.Masked() != v4 || !bench4.Contains(v4.Addr()) {
+			t.Errorf("%d hosts: subnet %v", c.n, v4)
+		}
+		last := addrIn(v4, hostNum(c.n-1))
+		bcast := netip.PrefixFrom(addrIn(v4, 1<<(32-c.bits)-1), 32).Addr()
+		if !v4.Contains(last) || last == bcast {
+			t.Errorf("%d hosts: last host %v in %v (broadcast %v)", c.n, last, v4, bcast)
+		}
+	}
+	if _, err := (Options{Dir: "/tmp/x", Hosts: Mixed(maxHosts)}).normalized(); err != nil {
+		t.Errorf("Mixed(%d): %v", maxHosts, err)
+	}
+}
+
+// Past the hosts a bridge takes, further bridges hang off the first by a
+// veth pair each; the subnet's addresses stay on the first.
+func TestBridgesPlan(t *testing.T) {
+	l := &Lab{Prefix: "lbt", Bridge: "lbtbr", Bridge4: "198.18.4.1", Bridge6: "fd65::1"}
+	l.planHosts(Mixed(5), 2)
+	for i := range l.Hosts {
+		l.Hosts[i].Addr4 = addrIn(netip.MustParsePrefix("198.18.4.0/22"), hostNum(i)).String()
+	}
+	if strings.Join(l.Bridges, " ") != "lbtbr lbtbr1 lbtbr2" {
+		t.Fatalf("bridges %v", l.Bridges)
+	}
+	if l.Hosts[1].Bridge != "lbtbr" || l.Hosts[2].Bridge != "lbtbr1" || l.Hosts[4].Bridge != "lbtbr2" {
+		t.Errorf("hosts on bridges: %+v", l.Hosts)
+	}
+	sc := l.linkScript(22)
+	for _, want := range []string{"link add lbtbr address " + macOf(-1) + " type bridge\naddr add 198.18.4.1/22 dev lbtbr\n",
+		"link add lbtu2 type veth peer name lbtd2\nlink set lbtu2 master lbtbr up\nlink set lbtd2 master lbtbr2 up\n",
+		"link set lbtv4 master lbtbr2 up\n"} {
+		if !strings.Contains(sc, want) {
+			t.Errorf("script lacks %q:\n%s", want, sc)
+		}
+	}
+	// Nothing resolved or flooded: fixed MACs, permanent neighbours, static FDB.
+	l.Hosts[4].Addr4, l.Hosts[4].Addr6 = "198.18.4.14", "fd65::14"
+	sc = l.linkScript(22)
+	for _, want := range []string{"link add lbtv4 type veth peer name eth0 address " + macOf(4) + " netns lbt-app1\n",
+		"neigh replace 198.18.4.14 lladdr " + macOf(4) + " dev lbtbr nud permanent\n",
+		"neigh replace fd65::14 lladdr " + macOf(4) + " dev lbtbr nud permanent\n"} {
+		if !strings.Contains(sc, want) {
+			t.Errorf("script lacks %q:\n%s", want, sc)
+		}
+	}
+	fdb := l.bridgeFDB()
+	for _, want := range []string{"fdb replace " + macOf(4) + " dev lbtv4 master static\n",
+		"fdb replace " + macOf(4) + " dev lbtu2 master static\n", "fdb replace " + macOf(0) + " dev lbtv0 master static\n"} {
+		if !strings.Contains(fdb, want) {
+			t.Errorf("fdb lacks %q:\n%s", want, fdb)
+		}
+	}
+	if macOf(0) == macOf(-1) || macOf(4095) != "02:65:73:01:0f:ff" {
+		t.Errorf("MACs: %s %s %s", macOf(0), macOf(-1), macOf(4095))
+	}
+	for _, n := range []string{"lbtbr1", "lbtu1", "lbtd1", "lbtbr"} {
+		if !slices.Contains(l.st.Links, n) || !linkRE("lbt").MatchString(n) {
+			t.Errorf("link %s not recorded or not found by name: %v", n, l.st.Links)
+		}
+	}
+}
+
+// The neighbour thresholds: raised by what the labs need together, only
+// when they need it; lowered as labs go; restored by the last one, except
+// a value someone else changed meanwhile.
+func TestNeighThresholds(t *testing.T) {
+	oldRoot, oldDir := sysctlRoot, neighDir
+	t.Cleanup(func() { sysctlRoot, neighDir = oldRoot, oldDir })
+	sysctlRoot, neighDir = t.TempDir(), t.TempDir()
+	stock := map[string]int{neighKeys[0]: 512, neighKeys[1]: 1024, neighKeys[2]: 512, neighKeys[3]: 1024}
+	for k, v := range stock {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(sysctlRoot, k)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := writeSysctls(map[string]int{k: v}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := func() map[string]int {
+		m, err := readSysctls(neighKeys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	if before, err := neighRaiseLocked("small", 50); err != nil || before != nil || !maps.Equal(now(), stock) {
+		t.Fatalf("50 hosts: before %v, %v, now %v", before, err, now())
+	}
+	before, err := neighRaiseLocked("big", 1000)
+	if err != nil || !maps.Equal(before, stock) {
+		t.Fatalf("1000 hosts: before %v, %v", before, err)
+	}
+	if got := now()[neighKeys[1]]; got != 1024+2*2100 {
+		t.Errorf("gc_thresh3 with 1050 hosts: %d", got)
+	}
+	if _, err := neighRaiseLocked("more", 400); err != nil {
+		t.Fatal(err)
+	}
+	if err := neighReleaseLocked("big"); err != nil {
+		t.Fatal(err)
+	}
+	if got := now()[neighKeys[3]]; got != 1024+2*900 {
+		t.Errorf("ipv6 gc_thresh3 with 450 hosts left: %d", got)
+	}
+	if err := writeSysctls(map[string]int{neighKeys[2]: 7777}); err != nil { // someone else's
+		t.Fatal(err)
+	}
+	for _, p := range []string{"small", "more", "gone"} {
+		if err := neighReleaseLocked(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := maps.Clone(stock)
+	want[neighKeys[2]] = 7777
+	if !maps.Equal(now(), want) {
+		t.Errorf("after the last lab: %v, want %v", now(), want)
+	}
+	if _, err := os.Stat(neighFile()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s left: %v", neighFile(), err)
 	}
 }
 
@@ -89,6 +226,8 @@ func TestAddrIn(t *testing.T) {
 		{"198.18.7.0/24", 1, "198.18.7.1"},
 		{"198.18.7.0/24", 10, "198.18.7.10"},
 		{"198.19.255.0/24", 254, "198.19.255.254"},
+		{"198.18.4.0/22", 1009, "198.18.7.241"},
+		{"fd65:73ab:1c2d::/64", 1009, "fd65:73ab:1c2d::1009"},
 		{"fd65:73ab:1c2d::/64", 1, "fd65:73ab:1c2d::1"},
 		{"fd65:73ab:1c2d::/64", 10, "fd65:73ab:1c2d::10"},
 		{"fd65:73ab:1c2d::/64", 254, "fd65:73ab:1c2d::254"},
@@ -151,7 +290,7 @@ func TestOptionsValidation(t *testing.T) {
 		{"no dir", Options{Hosts: ok}, "Dir"},
 		{"space in dir", Options{Dir: "/tmp/a b", Hosts: ok}, "spaces"},
 		{"no hosts", Options{Dir: "/tmp/x"}, "hosts"},
-		{"too many", Options{Dir: "/tmp/x", Hosts: make([]HostSpec, 246)}, "hosts"},
+		{"too many", Options{Dir: "/tmp/x", Hosts: make([]HostSpec, maxHosts+1)}, "hosts"},
 		{"bad name", Options{Dir: "/tmp/x", Hosts: []HostSpec{{Name: "Web_1"}}}, "host name"},
 		{"same name", Options{Dir: "/tmp/x", Hosts: []HostSpec{{Name: "a"}, {Name: "a"}}}, "twice"},
 		{"bad login", Options{Dir: "/tmp/x", Hosts: []HostSpec{{Name: "a", Login: 7}}}, "Login"},
@@ -173,8 +312,10 @@ func TestOptionsValidation(t *testing.T) {
 // The names of two prefixes never match each other's patterns, even when
 // one prefix extends the other ("lbt" and "lbt1": lbt1v0 vs lbtv10).
 func TestLinkNamesDisjoint(t *testing.T) {
-	names := func(p string) []string { return []string{p + "br", p + "v0", p + "v12", p + "v244"} }
-	prefixes := []string{"lbt", "lbt1", "lbtv", "lbtv1", "lbtb", "lbtbr", "estab"}
+	names := func(p string) []string {
+		return []string{p + "br", p + "br1", p + "br12", p + "v0", p + "v12", p + "v3999", p + "u1", p + "d12"}
+	}
+	prefixes := []string{"lbt", "lbt1", "lbtv", "lbtv1", "lbtb", "lbtbr", "lbtu", "lbtd", "lbtd1", "estab"}
 	for _, p := range prefixes {
 		re := linkRE(p)
 		for _, q := range prefixes {
@@ -227,6 +368,40 @@ func TestPeerHandler(t *testing.T) {
 	}
 	if err := ServePeer(context.Background(), nil); err == nil {
 		t.Error("ServePeer without addresses: no error")
+	}
+}
+
+// The peer serves hundreds of parallel requests (net/http: a goroutine per
+// connection, the listen backlog is the kernel's somaxconn): a host's
+// outbound test must not time out when 200 forks test at once.
+func TestPeerParallel(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = servePeer(ctx, []net.Listener{ln}) }()
+	const n = 400
+	errs := make(chan error, n)
+	start := make(chan struct{})
+	for range n {
+		go func() {
+			<-start
+			c := http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+			resp, err := c.Get("http://" + ln.Addr().String() + "/")
+			if err == nil {
+				_, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			errs <- err
+		}()
+	}
+	close(start)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -291,7 +466,7 @@ func TestKnownHostsAndSSHConfig(t *testing.T) {
 func TestGenerateHostKeys(t *testing.T) {
 	dir := t.TempDir()
 	l := &Lab{Dir: dir, Prefix: "lbt"}
-	l.planHosts([]HostSpec{{Name: "web1"}, {Name: "web2"}, {Name: "web3"}})
+	l.planHosts([]HostSpec{{Name: "web1"}, {Name: "web2"}, {Name: "web3"}}, bridgePorts)
 	keys := l.generateHostKeys(context.Background())
 	for i, h := range l.Hosts {
 		k := keys.wait(i)
@@ -311,7 +486,7 @@ func TestGenerateHostKeys(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	l = &Lab{Dir: filepath.Join(dir, "cancelled"), Prefix: "lbt"}
-	l.planHosts([]HostSpec{{Name: "web1"}, {Name: "web2"}})
+	l.planHosts([]HostSpec{{Name: "web1"}, {Name: "web2"}}, bridgePorts)
 	keys = l.generateHostKeys(ctx)
 	keys.stop()
 	for i := range l.Hosts {
@@ -321,5 +496,28 @@ func TestGenerateHostKeys(t *testing.T) {
 	}
 	if _, err := os.Stat(l.Dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a cancelled generation wrote %s: %v", l.Dir, err)
+	}
+}
+
+// Hosts past the first few reuse their RSA keys (the expensive kind); a
+// host whose key-maker failed gets an error, not a hang.
+func TestRSAShare(t *testing.T) {
+	ctx := context.Background()
+	r := newRSAShare(5, 2)
+	k1, err := r.gen(ctx, 1)("rsa", "root@h1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k3, err := r.gen(ctx, 3)("rsa", "root@h3"); err != nil || string(k3.priv) != string(k1.priv) {
+		t.Errorf("host 3 does not share host 1's key: %v", err)
+	}
+	e4, _ := r.gen(ctx, 4)("ed25519", "root@h4")
+	e2, _ := r.gen(ctx, 2)("ed25519", "root@h2")
+	if string(e4.priv) == string(e2.priv) {
+		t.Error("ed25519 keys shared")
+	}
+	r.finish(0) // host 0 failed before making its key
+	if _, err := r.gen(ctx, 2)("rsa", "root@h2"); err == nil {
+		t.Error("no error from a failed host's share")
 	}
 }

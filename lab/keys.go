@@ -9,11 +9,13 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/sync/errgroup"
@@ -71,14 +73,14 @@ func (k keyPair) write(path string) error {
 // server; only the first goes into known_hosts, like an OpenSSH user's.
 var hostKeyTypes = []string{"ed25519", "ecdsa", "rsa"}
 
-// hostKeys generates and writes DIR/<host>/ssh_host_<type>_key{,.pub} and
-// returns the paths of the private keys and the ed25519 public key
+// hostKeys generates (by gen) and writes DIR/<host>/ssh_host_<type>_key{,.pub}
+// and returns the paths of the private keys and the ed25519 public key
 // ("ssh-ed25519 AAAA…", no comment).
-func hostKeys(hostDir, name string) (paths []string, ed25519Pub string, err error) {
+func hostKeys(hostDir, name string, gen func(kind, comment string) (keyPair, error)) (paths []string, ed25519Pub string, err error) {
 	for _, t := range hostKeyTypes {
 		p := filepath.Join(hostDir, "ssh_host_"+t+"_key")
 		paths = append(paths, p)
-		k, err := newKeyPair(t, "root@"+name)
+		k, err := gen(t, "root@"+name)
 		if err != nil {
 			return nil, "", err
 		}
@@ -94,6 +96,65 @@ func hostKeys(hostDir, name string) (paths []string, ed25519Pub string, err erro
 		}
 	}
 	return paths, ed25519Pub, nil
+}
+
+// rsaKeys is how many different RSA host keys a lab makes: host i past
+// them reuses host i%rsaKeys's. An RSA key costs ≈80 ms of CPU (ed25519
+// and ECDSA well under 1 ms), which made a 1,000-host lab spend two
+// minutes on keys; known_hosts holds only the ed25519 keys, which stay
+// one per host, and a client restricted to them never sees the RSA key.
+const rsaKeys = 64
+
+// rsaShare hands out the RSA keys of a lab: made by the first rsaKeys
+// hosts, waited for by the others.
+type rsaShare struct {
+	keys []keyPair
+	errs []error
+	done []chan struct{}
+	once []sync.Once
+}
+
+func newRSAShare(hosts, keys int) *rsaShare {
+	n := min(hosts, keys)
+	r := &rsaShare{keys: make([]keyPair, n), errs: make([]error, n), done: make([]chan struct{}, n), once: make([]sync.Once, n)}
+	for i := range r.done {
+		r.done[i] = make(chan struct{})
+	}
+	return r
+}
+
+// finish releases the hosts waiting for host i's RSA key, also when host i
+// failed before making it.
+func (r *rsaShare) finish(i int) {
+	if i < len(r.keys) {
+		r.once[i].Do(func() {
+			if r.keys[i].priv == nil && r.errs[i] == nil {
+				r.errs[i] = errors.New("the host whose RSA key this one shares failed")
+			}
+			close(r.done[i])
+		})
+	}
+}
+
+// gen returns host i's key generator.
+func (r *rsaShare) gen(ctx context.Context, i int) func(kind, comment string) (keyPair, error) {
+	return func(kind, comment string) (keyPair, error) {
+		if kind != "rsa" {
+			return newKeyPair(kind, comment)
+		}
+		j := i % len(r.keys)
+		if j == i {
+			r.keys[i], r.errs[i] = newKeyPair(kind, comment)
+			r.finish(i)
+			return r.keys[i], r.errs[i]
+		}
+		select {
+		case <-r.done[j]:
+			return r.keys[j], r.errs[j]
+		case <-ctx.Done():
+			return keyPair{}, ctx.Err()
+		}
+	}
 }
 
 // hostKeyGen makes every host's folder and host keys in the background,
@@ -125,11 +186,15 @@ func (l *Lab) generateHostKeys(ctx context.Context) *hostKeyGen {
 		defer close(kg.done)
 		var g errgroup.Group
 		g.SetLimit(max(1, min(runtime.GOMAXPROCS(0), len(l.Hosts))))
+		rsa := newRSAShare(len(l.Hosts), rsaKeys)
 		for i := range l.Hosts {
 			// Only Name and Dir are read here, which nothing else writes.
 			name, dir := l.Hosts[i].Name, l.Hosts[i].Dir
+			// Jobs start in host order, so the host whose RSA key a later
+			// one waits for has started before it.
 			g.Go(func() error {
-				kg.results[i] <- makeHostKeys(ctx, dir, name)
+				kg.results[i] <- makeHostKeys(ctx, dir, name, rsa.gen(ctx, i))
+				rsa.finish(i)
 				return nil // a host's key error fails that host, in startHosts
 			})
 		}
@@ -139,14 +204,14 @@ func (l *Lab) generateHostKeys(ctx context.Context) *hostKeyGen {
 }
 
 // makeHostKeys makes a host's folder and keys, unless ctx is done.
-func makeHostKeys(ctx context.Context, dir, name string) hostKeyResult {
+func makeHostKeys(ctx context.Context, dir, name string, gen func(kind, comment string) (keyPair, error)) hostKeyResult {
 	if err := ctx.Err(); err != nil {
 		return hostKeyResult{err: err}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return hostKeyResult{err: err}
 	}
-	paths, pub, err := hostKeys(dir, name)
+	paths, pub, err := hostKeys(dir, name, gen)
 	return hostKeyResult{paths: paths, pub: pub, err: err}
 }
 

@@ -55,10 +55,11 @@ type HostSpec struct {
 type Options struct {
 	Dir      string     // where hosts.yaml, known_hosts, id_ed25519, ssh_config and state go
 	Prefix   string     // name prefix of every resource (default "estab"), ≤ 6 chars
-	Hosts    []HostSpec // at least one, at most 245
+	Hosts    []HostSpec // at least one, at most maxHosts (4,000)
 	PeerArgv []string   // command that serves the HTTP peer detached (listen addresses appended); nil = serve in this process
 
-	sshdExtra string // appended to every sshd_config (tests)
+	sshdExtra   string // appended to every sshd_config (tests)
+	bridgePorts int    // hosts per bridge (default bridgePorts; tests use fewer)
 }
 
 // Host is a started host.
@@ -67,6 +68,7 @@ type Host struct {
 	Name      string
 	Namespace string // network namespace, P-<name>
 	Link      string // root-side veth, Pv<index>
+	Bridge    string // the bridge Link is a port of
 	Addr4     string // e.g. 198.18.7.10
 	Addr6     string // e.g. fd65:73ab:1c2d::10; "" with NoIPv6
 	User      string // login user: root, Pop or Ppw
@@ -78,16 +80,17 @@ type Host struct {
 type Lab struct {
 	Dir, Prefix string
 	Hosts       []Host
-	Bridge      string // bridge interface in the root namespace, Pbr
-	Subnet4     string // e.g. 198.18.7.0/24
-	Subnet6     string // e.g. fd65:73ab:1c2d::/64
-	Bridge4     string // root-namespace address of the bridge, the hosts' IPv4 gateway
-	Bridge6     string // same for IPv6
-	PeerURL     string // http://<Bridge4>:<port>/, served to the hosts
-	PeerURL6    string // http://[<Bridge6>]:<port>/
-	PeerURLName string // http://estab-peer:<port>/: both families, from inside the hosts
-	PeerAddr    string // <Bridge4>:<port>
-	PeerAddr6   string // [<Bridge6>]:<port>
+	Bridge      string   // bridge interface in the root namespace, Pbr
+	Bridges     []string // Pbr, then Pbr1, Pbr2… past bridgePorts hosts, each on Pbr by a veth
+	Subnet4     string   // e.g. 198.18.7.0/24 (up to 245 hosts), 198.18.4.0/22 (1,000)
+	Subnet6     string   // e.g. fd65:73ab:1c2d::/64
+	Bridge4     string   // root-namespace address of the bridge, the hosts' IPv4 gateway
+	Bridge6     string   // same for IPv6
+	PeerURL     string   // http://<Bridge4>:<port>/, served to the hosts
+	PeerURL6    string   // http://[<Bridge6>]:<port>/
+	PeerURLName string   // http://estab-peer:<port>/: both families, from inside the hosts
+	PeerAddr    string   // <Bridge4>:<port>
+	PeerAddr6   string   // [<Bridge6>]:<port>
 
 	BecomePassword string // password of the LoginSudoPassword user ("" when no host uses it)
 
@@ -113,6 +116,10 @@ type state struct {
 	NetnsEtc   []string `json:"netns_etc,omitempty"`   // /etc/netns/P-<host> folders
 	CreatedEtc []string `json:"created_etc,omitempty"` // root /etc mount points this lab created
 	PeerPid    int      `json:"peer_pid,omitempty"`    // detached peer; 0 = in-process or none
+	// The root namespace's neighbour-table thresholds before the first
+	// running lab raised them (nil: not raised); the last lab down
+	// restores them.
+	NeighBefore map[string]int `json:"neigh_before,omitempty"`
 }
 
 const stateFile = "lab.json"
@@ -193,7 +200,7 @@ func Preflight() error {
 	if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
 		miss = append(miss, "/usr/sbin/sshd (openssh-server)")
 	}
-	for _, c := range []string{"ip", "unshare", "nsenter", "hostname", "mount", "sysctl", "iptables-restore",
+	for _, c := range []string{"ip", "bridge", "unshare", "nsenter", "hostname", "mount", "sysctl", "iptables-restore",
 		"ip6tables-restore", "useradd", "userdel", "chpasswd", "visudo", "sudo"} {
 		if _, err := exec.LookPath(c); err != nil {
 			miss = append(miss, c)

@@ -276,3 +276,37 @@ func TestFailedSSHD(t *testing.T) {
 	}
 	assertGone(t, prefix, dir)
 }
+
+// Past the hosts one bridge takes, the hosts on further bridges (chained to
+// the first by veth pairs) reach the peer on the first bridge's addresses,
+// each other and the controller, over both families; Down removes the
+// extra bridges and uplinks too.
+func TestChainedBridges(t *testing.T) {
+	labtest.RequireRoot(t)
+	t.Parallel()
+	const prefix = "esbr"
+	dir := t.TempDir()
+	l := up(t, lab.WithBridgePorts(lab.Options{Dir: dir, Prefix: prefix,
+		Hosts:    []lab.HostSpec{{Name: "h1"}, {Name: "h2"}, {Name: "h3"}, {Name: "h4"}, {Name: "h5"}},
+		PeerArgv: peerArgv()}, 2))
+	if len(l.Bridges) != 3 || l.Host("h5").Bridge != prefix+"br2" {
+		t.Fatalf("bridges %v, h5 on %s", l.Bridges, l.Host("h5").Bridge)
+	}
+	for _, url := range []string{l.PeerURL, l.PeerURL6} {
+		if out := exec1(t, l, "h5", "curl", "-sS", "--max-time", "5", url); out != lab.PeerBody {
+			t.Errorf("curl %s from h5: %q", url, out)
+		}
+	}
+	for _, a := range []string{l.Host("h1").Addr4, l.Host("h1").Addr6} {
+		exec1(t, l, "h5", "nc", "-z", "-w5", a, "22")
+	}
+	for _, h := range l.Hosts {
+		if out, err := ssh(l, "", h.Name, "hostname"); err != nil || strings.TrimSpace(out) != h.Name {
+			t.Errorf("ssh %s: %v %q", h.Name, err, out)
+		}
+	}
+	if err := l.Down(); err != nil {
+		t.Fatal(err)
+	}
+	assertGone(t, prefix, dir)
+}

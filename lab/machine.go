@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -30,7 +31,7 @@ func (l *Lab) machinePart(ctx context.Context, needUser map[Login]bool, clientPu
 	if err != nil {
 		return err
 	}
-	v4, v6, err := pickSubnets(l.Prefix, used)
+	v4, v6, err := pickSubnets(l.Prefix, subnetBits(len(l.Hosts)), used)
 	if err != nil {
 		return err
 	}
@@ -47,24 +48,16 @@ func (l *Lab) machinePart(ctx context.Context, needUser map[Login]bool, clientPu
 	if err := l.saveState(); err != nil {
 		return err
 	}
-
+	if l.st.NeighBefore, err = neighRaiseLocked(l.Prefix, len(l.Hosts)); err != nil {
+		return fmt.Errorf("neighbour table thresholds: %w", err)
+	}
 	if err := l.makeEtc(); err != nil {
 		return err
 	}
-
-	// The root namespace in one ip process: bridge, namespaces, veths (the
-	// namespace end is made inside the namespace as eth0, no rename).
-	var b strings.Builder
-	fmt.Fprintf(&b, "link add %s type bridge\n", l.Bridge)
-	fmt.Fprintf(&b, "addr add %s/24 dev %s\n", l.Bridge4, l.Bridge)
-	fmt.Fprintf(&b, "addr add %s/64 dev %s nodad\n", l.Bridge6, l.Bridge)
-	fmt.Fprintf(&b, "link set %s up\n", l.Bridge)
-	for _, h := range l.Hosts {
-		fmt.Fprintf(&b, "netns add %s\n", h.Namespace)
-		fmt.Fprintf(&b, "link add %s type veth peer name eth0 netns %s\n", h.Link, h.Namespace)
-		fmt.Fprintf(&b, "link set %s master %s up\n", h.Link, l.Bridge)
+	if _, err := run(ctx, l.linkScript(v4.Bits()), "ip", "-b", "-"); err != nil {
+		return err
 	}
-	if _, err := run(ctx, b.String(), "ip", "-b", "-"); err != nil {
+	if _, err := run(ctx, l.bridgeFDB(), "bridge", "-b", "-"); err != nil {
 		return err
 	}
 
@@ -74,6 +67,69 @@ func (l *Lab) machinePart(ctx context.Context, needUser map[Login]bool, clientPu
 		}
 	}
 	return nil
+}
+
+// linkScript is the root namespace's part in one ip batch: bridges, their
+// uplinks, namespaces, veths (the namespace end is made inside the
+// namespace as eth0, no rename). A Linux bridge takes at most 1023 ports
+// (BR_MAX_PORTS, "Exchange full" past it): past bridgePorts hosts, further
+// bridges hang off the first by a veth pair each, one Ethernet segment
+// and one subnet, whose address is on the first bridge.
+//
+// Every MAC is fixed (macOf) and the root namespace knows every host's
+// addresses for good (permanent neighbour entries), as the bridges know
+// every port's MAC (bridgeFDB): nothing is resolved or flooded. Else the
+// first connection to each host broadcasts an ARP request (or floods an
+// unlearned frame) to every port, and the kernel works on a thousand
+// copies in the connecting process's time: ≈4 ms of the runner's CPU per
+// host in a 1,000-host lab.
+func (l *Lab) linkScript(bits4 int) string {
+	var b strings.Builder
+	for k, br := range l.Bridges {
+		fmt.Fprintf(&b, "link add %s address %s type bridge\n", br, macOf(-1-k))
+		if k == 0 {
+			fmt.Fprintf(&b, "addr add %s/%d dev %s\n", l.Bridge4, bits4, br)
+			fmt.Fprintf(&b, "addr add %s/64 dev %s nodad\n", l.Bridge6, br)
+		} else {
+			up, down := uplinkNames(l.Prefix, k)
+			fmt.Fprintf(&b, "link add %s type veth peer name %s\n", up, down)
+			fmt.Fprintf(&b, "link set %s master %s up\n", up, l.Bridges[0])
+			fmt.Fprintf(&b, "link set %s master %s up\n", down, br)
+		}
+		fmt.Fprintf(&b, "link set %s up\n", br)
+	}
+	for i, h := range l.Hosts {
+		fmt.Fprintf(&b, "netns add %s\n", h.Namespace)
+		fmt.Fprintf(&b, "link add %s type veth peer name eth0 address %s netns %s\n", h.Link, macOf(i), h.Namespace)
+		fmt.Fprintf(&b, "link set %s master %s up\n", h.Link, h.Bridge)
+		fmt.Fprintf(&b, "neigh replace %s lladdr %s dev %s nud permanent\n", h.Addr4, macOf(i), l.Bridge)
+		if h.Addr6 != "" {
+			fmt.Fprintf(&b, "neigh replace %s lladdr %s dev %s nud permanent\n", h.Addr6, macOf(i), l.Bridge)
+		}
+	}
+	return b.String()
+}
+
+// bridgeFDB is the bridges' forwarding table as a `bridge -b` script:
+// each host's MAC on its port, and on the first bridge, the MACs of hosts
+// on further bridges on those bridges' uplinks.
+func (l *Lab) bridgeFDB() string {
+	var b strings.Builder
+	for i, h := range l.Hosts {
+		fmt.Fprintf(&b, "fdb replace %s dev %s master static\n", macOf(i), h.Link)
+		if k := slices.Index(l.Bridges, h.Bridge); k > 0 {
+			up, _ := uplinkNames(l.Prefix, k)
+			fmt.Fprintf(&b, "fdb replace %s dev %s master static\n", macOf(i), up)
+		}
+	}
+	return b.String()
+}
+
+// macOf is the MAC of host i's eth0 (i ≥ 0) or of bridge -1-i (i < 0):
+// locally administered, unique within a lab (labs never share a segment).
+func macOf(i int) string {
+	x := uint32(i + 1<<16)
+	return fmt.Sprintf("02:65:73:%02x:%02x:%02x", byte(x>>16), byte(x>>8), byte(x))
 }
 
 // Root /etc folders that must exist as mount points for the hosts' own
@@ -293,7 +349,7 @@ func cleanupPrefixLocked(prefix string) error {
 	if len(links)+len(namespaces) > 0 {
 		var b strings.Builder
 		for _, l := range links {
-			if l != prefix+"br" {
+			if l != prefix+"br" { // further bridges and uplinks too
 				fmt.Fprintf(&b, "link del %s\n", l)
 			}
 		}
@@ -325,12 +381,14 @@ func cleanupPrefixLocked(prefix string) error {
 	errs = append(errs, removeUsers(ctx, prefix))
 	errs = append(errs, removeIfExists(sudoersFile(prefix)), removeIfExists(sudoersTmp(prefix)))
 	errs = append(errs, releaseEtcLocked())
+	errs = append(errs, neighReleaseLocked(prefix))
 	return errors.Join(errs...)
 }
 
-// linkRE matches exactly the link names of prefix.
+// linkRE matches exactly the link names of prefix: Pbr, Pbr<k>, Pv<i>,
+// Pu<k> and Pd<k>.
 func linkRE(prefix string) *regexp.Regexp {
-	return regexp.MustCompile("^" + regexp.QuoteMeta(prefix) + `(br|v[0-9]+)$`)
+	return regexp.MustCompile("^" + regexp.QuoteMeta(prefix) + `(br[0-9]*|[vud][0-9]+)$`)
 }
 
 // listNamespaces lists the named network namespaces of prefix.
@@ -345,8 +403,8 @@ func listNamespaces(prefix string) []string {
 	return ns
 }
 
-// listLinks lists the root-namespace links of prefix: exactly Pbr and
-// Pv<digits> (so prefixes "lab" and "lab1" never see each other's links).
+// listLinks lists the root-namespace links of prefix (by linkRE, so
+// prefixes "lab" and "lab1" never see each other's links).
 func listLinks(prefix string) []string {
 	re := linkRE(prefix)
 	ents, _ := os.ReadDir("/sys/class/net")

@@ -27,8 +27,10 @@ func run(ctx context.Context, in string, name string, args ...string) ([]byte, e
 	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	// A daemon that kept our pipe open must not hang us.
-	cmd.WaitDelay = 2 * time.Second
+	// A daemon that kept our pipe open must not hang us; but on a loaded
+	// machine (a 1,000-host lab starting) copying the output of a process
+	// that has exited can take seconds, so wait that long.
+	cmd.WaitDelay = 10 * time.Second
 	err := cmd.Run()
 	if err != nil {
 		return out.Bytes(), fmt.Errorf("%s: %w: %s", cmdline(name, args), err, tail(out.Bytes(), 2000))

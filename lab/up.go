@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 
 	"golang.org/x/sync/errgroup"
@@ -47,6 +48,9 @@ func Up(ctx context.Context, o Options) (*Lab, error) {
 	}
 	l.st = state{Version: 1, Lab: l}
 	l.sshdExtra = o.sshdExtra
+	if o.bridgePorts <= 0 {
+		o.bridgePorts = bridgePorts
+	}
 	if err := l.up(ctx, o); err != nil {
 		if cerr := l.teardown(); cerr != nil {
 			err = fmt.Errorf("%w\n(cleanup after the failure: %v)", err, cerr)
@@ -65,7 +69,7 @@ func Up(ctx context.Context, o Options) (*Lab, error) {
 // background from the second stage on, since RSA keys take longest; what a
 // failed stage leaves behind is Up's to remove.
 func (l *Lab) up(ctx context.Context, o Options) error {
-	needUser := l.planHosts(o.Hosts)
+	needUser := l.planHosts(o.Hosts, o.bridgePorts)
 	// The client key first: sshd and the users need its public half.
 	clientPub, err := l.writeClientKey()
 	if err != nil {
@@ -95,17 +99,36 @@ func (l *Lab) up(ctx context.Context, o Options) error {
 	return l.saveState()
 }
 
-// planHosts names every host and its resources (namespace, veth, login
-// user, folder), records the names in the state and reports which logins
-// need a lab user.
-func (l *Lab) planHosts(specs []HostSpec) (needUser map[Login]bool) {
+// bridgePorts is how many hosts a bridge takes: a Linux bridge has at most
+// 1023 ports, and the first bridge also holds the uplinks of the others.
+const bridgePorts = 1000
+
+// uplinkNames are the veth pair that joins bridge k > 0 to the first.
+func uplinkNames(prefix string, k int) (up, down string) {
+	return prefix + "u" + strconv.Itoa(k), prefix + "d" + strconv.Itoa(k)
+}
+
+// planHosts names every host and its resources (namespace, veth, bridge,
+// login user, folder), records the names in the state and reports which
+// logins need a lab user.
+func (l *Lab) planHosts(specs []HostSpec, perBridge int) (needUser map[Login]bool) {
 	needUser = map[Login]bool{}
+	for k := 0; k*perBridge < len(specs); k++ {
+		br := l.Bridge
+		if k > 0 {
+			br += strconv.Itoa(k)
+			up, down := uplinkNames(l.Prefix, k)
+			l.st.Links = append(l.st.Links, up, down, br)
+		}
+		l.Bridges = append(l.Bridges, br)
+	}
 	for i, s := range specs {
 		h := Host{
 			Spec:      s,
 			Name:      s.Name,
 			Namespace: l.Prefix + "-" + s.Name,
 			Link:      l.Prefix + "v" + strconv.Itoa(i),
+			Bridge:    l.Bridges[i/perBridge],
 			User:      "root",
 			Become:    s.Login != LoginRoot,
 			Dir:       filepath.Join(l.Dir, s.Name),
@@ -160,13 +183,20 @@ func randomPassword() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// startHosts starts every host at once, each as soon as its host keys are
-// there, and returns the hosts' ed25519 public keys. The error names every
+// startParallel hosts start at a time per CPU.
+const startParallel = 8
+
+// startHosts starts the hosts, startParallel per CPU at a time, each as
+// soon as its host keys are there, and returns the hosts' ed25519 public keys. The error names every
 // host that failed, in host order.
 func (l *Lab) startHosts(ctx context.Context, keys *hostKeyGen) (pubs []string, err error) {
 	errs := make([]error, len(l.Hosts))
 	pubs = make([]string, len(l.Hosts))
-	var g errgroup.Group // no limit: hosts wait on ip, sshd and the network, not on CPU
+	// Hosts wait on ip, sshd and the network more than on CPU, but a
+	// thousand at once only queue for the two cores and their processes
+	// then take seconds to be reaped: a few per core keep the machine busy.
+	var g errgroup.Group
+	g.SetLimit(startParallel * runtime.GOMAXPROCS(0))
 	for i := range l.Hosts {
 		g.Go(func() error {
 			h := &l.Hosts[i]

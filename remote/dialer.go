@@ -56,7 +56,8 @@ type Dialer struct {
 	ctx    context.Context // ends at Close; parent of shared bastion dials
 	cancel context.CancelFunc
 
-	khMu sync.RWMutex // known_hosts: readers parse, accept-new appends
+	khMu    sync.RWMutex         // known_hosts: readers parse, accept-new appends
+	khCache map[string]*khParsed // parsed files by file list, under khMu (see loadKnownHostsCached)
 
 	keysMu sync.Mutex
 	keys   map[string]*keyFile

@@ -35,7 +35,9 @@ func main() {
 		<-sig
 		os.Exit(exitInterrupted)
 	}()
+	stopProfiles := startProfiles(os.Stderr)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stopProfiles()
 	if code == exitOK || code == exitHostsFailed {
 		if ctx.Err() != nil {
 			code = exitInterrupted
