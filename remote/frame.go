@@ -160,25 +160,34 @@ func parseReady(buf, marker []byte) (n, pid int, sshConnection string) {
 type stream struct {
 	r   io.Reader
 	buf []byte // read, not yet consumed
-	tmp []byte
 }
 
-func newStream(r io.Reader) *stream { return &stream{r: r, tmp: make([]byte, 32<<10)} }
+func newStream(r io.Reader) *stream { return &stream{r: r} }
 
-// fill reads once more into buf.
+// minRead is the least room a read gets; a stream's first array is 4 KiB
+// (an idle connection holds little), and doubles as output grows.
+const minRead = 4 << 10
+
+// fill reads once more, straight into buf's spare room.
 func (s *stream) fill() error {
-	n, err := s.r.Read(s.tmp)
-	s.buf = append(s.buf, s.tmp[:n]...)
+	if cap(s.buf)-len(s.buf) < minRead {
+		grown := make([]byte, len(s.buf), 2*len(s.buf)+minRead)
+		copy(grown, s.buf)
+		s.buf = grown
+	}
+	n, err := s.r.Read(s.buf[len(s.buf):cap(s.buf)])
+	s.buf = s.buf[:len(s.buf)+n]
 	if n > 0 || err == nil {
 		return nil
 	}
 	return err
 }
 
-// consume drops the first n bytes of buf (into a fresh slice, so that
-// returned frames do not pin or share its array).
+// consume drops the first n bytes of buf. Frames handed out keep the
+// bytes before it (capped: s.buf[:end:end]); reads only ever append past
+// the end, so they never write over a frame, and no byte is copied.
 func (s *stream) consume(n int) {
-	s.buf = append([]byte(nil), s.buf[n:]...)
+	s.buf = s.buf[n:]
 }
 
 // next returns the bytes before the next marker (the first limit of them,
