@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/estab/estab/remote"
 	"github.com/estab/estab/steps/safety"
@@ -70,7 +71,9 @@ func TestApplyClaimLostToTheDeadman(t *testing.T) {
 		s.Fire(h, safety.SnapshotRoot+"/"+snapshotID(runID, host.Name))
 		return func() {}, nil
 	}
-	r := Apply(context.Background(), h.executor(), host, Options{RunID: runID})
+	// The probe after the checks (a pause point keeps it from opening
+	// meanwhile): the dead-man fires between the checks and the claim.
+	r := Apply(context.Background(), h.executor(), host, Options{RunID: runID, PauseBeforeProbe: time.Nanosecond})
 	f := fam(r, "ipv4")
 	if r.Status != "failed" || !f.RolledBack || f.Saved != "" || !strings.Contains(r.Error, "verified as before") || s.lockedBy != "" {
 		t.Fatalf("status %s %q family %+v lock %q", r.Status, r.Error, f, s.lockedBy)
