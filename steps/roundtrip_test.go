@@ -113,3 +113,37 @@ func TestApplyRecordsEveryCommand(t *testing.T) {
 
 // described is argv as a step shows it (estab's scripts named).
 func described(argv []string) []string { return safety.DescribeArgv(argv) }
+
+// The chain (snapshot, dead-man, change, confirm) runs on the host in one
+// round trip. When the runner then cannot read the dead-man's answer, the
+// host has already changed: it is rolled back (restored, the dead-man
+// found by its folder and disarmed, verified), never left changed.
+func TestApplyRejectedArmAnswerAfterTheChangeRollsBack(t *testing.T) {
+	h := newFakeHost(lo, ssh22)
+	before := h.fam["iptables"].save()
+	s := h.realSafety(t)
+	h.override = func(argv []string) (remote.Result, bool) {
+		if len(argv) > 2 && argv[0] == "sh" && scriptName(argv[2]) == "arm" {
+			r, _ := s.handle(h, argv, nil)
+			if r.ExitCode == 0 {
+				r.Stdout = []byte("armed, in words the runner does not know\n")
+			}
+			return r, true
+		}
+		return remote.Result{}, false
+	}
+	r, ex := apply(t, h, lab, Options{})
+	f := fam(r, "ipv4")
+	if r.Status != "failed" || !f.RolledBack || f.Saved != "" || !strings.Contains(r.Error, "arm dead-man") {
+		t.Fatalf("status %s %q family %+v", r.Status, r.Error, f)
+	}
+	if !slices.ContainsFunc(mutations(ex), func(m string) bool { return strings.Contains(m, "-I INPUT 1") }) {
+		t.Fatalf("the change did not run ahead (mutations %v): the test proves nothing", mutations(ex))
+	}
+	if after := h.fam["iptables"].save(); after != before {
+		t.Fatalf("not as before:\n%s", after)
+	}
+	if b, ok := s.ReadFile(r.Snapshot + "/claim/by"); !ok || strings.TrimSpace(b) != "session" {
+		t.Errorf("the dead-man is not claimed: %q", b)
+	}
+}

@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/estab/estab/remote"
@@ -23,6 +24,7 @@ import (
 
 // ranAhead is what the chain's answers say the host did.
 type ranAhead struct {
+	cmds int // commands sent
 	rs   []remote.Result
 	arm  int       // index of the arm command in rs
 	sent time.Time // the runner's time just before the chain was sent
@@ -60,7 +62,7 @@ func (t *txn) sendChain(ctx context.Context, snapCmd remote.Command, snap safety
 		}
 	}
 	sent := time.Now()
-	t.ahead = &ranAhead{rs: pf.send(ctx, b), arm: arm, sent: sent, snap: snap}
+	t.ahead = &ranAhead{cmds: len(b.cmds), rs: pf.send(ctx, b), arm: arm, sent: sent, snap: snap}
 }
 
 // armSent is when the arm command went to the host, by the runner's clock
@@ -90,4 +92,17 @@ func (t *txn) rollbackRanAhead(ctx context.Context, why string) bool {
 	t.p.pendingRestore = true
 	armStage{}.CleanUp(ctx, t, why)
 	return true
+}
+
+// unknownAhead says, for an error before the arm was accepted, when the
+// chain's answers stopped short (the connection broke): the host runs
+// what it was sent by itself, so it may be changed, with its dead-man.
+func (t *txn) unknownAhead(err error) error {
+	if t.ahead == nil || len(t.ahead.rs) >= t.ahead.cmds || t.ahead.armed() {
+		return err
+	}
+	t.p.pendingRestore = true // the lock stays while a dead-man may be pending
+	return fmt.Errorf("%w; the connection broke while the host ran the snapshot, dead-man and change sent in one round trip: "+
+		"if it got as far as the change, its dead-man restores it by %s", err,
+		t.ahead.sent.Add(t.p.o.RollbackAfter+time.Second).UTC().Format(time.RFC3339))
 }

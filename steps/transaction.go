@@ -127,7 +127,7 @@ func (snapshotStage) Run(ctx context.Context, t *txn) error {
 		if t.rollbackRanAhead(ctx, fmt.Sprintf("snapshot: %v", err)) {
 			return errSettled
 		}
-		return fmt.Errorf("snapshot: %v", err)
+		return t.unknownAhead(fmt.Errorf("snapshot: %v", err))
 	}
 	t.snap = snap
 	return nil
@@ -164,7 +164,7 @@ func (armStage) Run(ctx context.Context, t *txn) error {
 		return fmt.Errorf("arm dead-man: %v (what it started is disarmed)", err)
 	}
 	if err != nil {
-		return fmt.Errorf("arm dead-man: %v", err)
+		return t.unknownAhead(fmt.Errorf("arm dead-man: %v", err))
 	}
 	t.dm = dm
 	t.p.pendingRestore = true // until the claim, or a verified rollback
