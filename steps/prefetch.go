@@ -22,11 +22,12 @@ import (
 // skipped answer is never handed out (the procedure, had it wanted the
 // command after all, runs it then).
 //
-// Per host, at most five round trips besides the probe's connection:
-// what detection and planning read (firstBatch), the transaction's chain
-// of snapshot, arm and change (transactionBatch), the checks after it
-// (traffic, counters, review, and the saved files when nothing changed),
-// the commit with the saved files read back, the clean-up with the unlock.
+// Per host, five batches besides the probe's connection: what detection
+// and planning read (firstBatch; with the shell's start when the caller
+// connected with it, FirstBatch), the transaction's chain of snapshot,
+// arm and change (runahead.go), the checks after it (traffic, counters,
+// review, and the saved files when nothing changed: checks.go), the
+// commit with the saved files read back, the clean-up with the unlock.
 type prefetched struct {
 	remote.Executor
 	ahead map[string][]aheadAnswer
