@@ -60,6 +60,7 @@ func pingOne(ctx context.Context, d *remote.Dialer, h host) result.Ping {
 	}
 	defer conn.Close()
 	r.Connect = time.Since(start)
+	r.RTT = conn.DialTime()
 	r.Reachable, r.Auth = true, "ok"
 	if h.Target.Become {
 		r.Sudo = "ok"
@@ -73,41 +74,28 @@ func pingOne(ctx context.Context, d *remote.Dialer, h host) result.Ping {
 var commandTimeout = steps.CommandTimeout
 
 // pingFirst is what ping asks of every host, sent with the shell's start
-// (remote.Dialer.ConnectWith): detection's reads that depend on nothing.
+// (remote.Dialer.ConnectWith): detection's reads, ip6tables only where
+// /proc/net/if_inet6 exists (Detect reads it only where the kernel has
+// IPv6; asking elsewhere could load a module).
 func pingFirst() []remote.Command {
+	ip6 := steps.IP6TablesRead
+	ip6.Needs = []int{2}
 	return []remote.Command{
 		{Argv: []string{"id", "-u"}},
 		{Argv: []string{"iptables", "-V"}},
 		{Argv: []string{"cat", "/proc/net/if_inet6"}},
 		{Argv: []string{"cat", "/proc/sys/net/ipv6/conf/all/disable_ipv6"}},
+		ip6,
 	}
 }
 
-// pingShell is what ping asks through the host's shell, once connected,
-// each command (and each batch) bounded by commandTimeout: the first
-// batch (answered with the connection when it went with the shell's
-// start), then one round trip: the shell's builtin no-op first, its
-// answer the RTT (network plus dispatch, not a fork), and ip6tables where
-// the kernel has IPv6.
+// pingShell is what ping asks through the host's shell, once connected:
+// the first batch (answered with the connection when it went with the
+// shell's start), each command and the batch bounded by commandTimeout.
 func pingShell(ctx context.Context, conn remote.Executor, name string, r result.Ping) (out result.Ping) {
 	ex := remote.NewAhead(conn, commandTimeout)
 	defer func() { out.Cost = costOf(conn.Stats()) }()
-	first := pingFirst()
-	ex.Send(ctx, first)
-	noop := remote.Command{Argv: []string{":"}}
-	second := []remote.Command{noop}
-	ifs, ok1 := ex.Peek(first[2])
-	dis, ok2 := ex.Peek(first[3])
-	if ok1 && ok2 && steps.KernelIPv6(ifs, dis) {
-		second = append(second, steps.IP6TablesRead)
-	}
-	ex.Send(ctx, second)
-	rtt, err := ex.Run(ctx, noop)
-	if err != nil {
-		return failed(r, err)
-	}
-	r.RTT = rtt.Duration
-
+	ex.Send(ctx, pingFirst())
 	facts, err := steps.Detect(ctx, ex)
 	switch {
 	case facts.UID == "0" && r.Sudo == "":

@@ -64,6 +64,9 @@ func (a *Ahead) Send(ctx context.Context, cmds []Command) {
 func (a *Ahead) Keep(cmds []Command, rs []Result) {
 	for i := range min(len(cmds), len(rs)) {
 		r := rs[i]
+		if r.Skipped {
+			continue // not run: Run runs it, if asked
+		}
 		if r.Argv == nil {
 			r.Argv = cmds[i].Argv
 		}

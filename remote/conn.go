@@ -44,8 +44,9 @@ type Conn struct {
 	runMu sync.Mutex
 	wmu   sync.Mutex // stdin writes vs. stdin Close (x/crypto races otherwise)
 
-	sshConnection string // the host's $SSH_CONNECTION for this session
-	shellPID      int    // pid of the shell reading the commands
+	dialed        time.Duration // the TCP connect (DialTime)
+	sshConnection string        // the host's $SSH_CONNECTION for this session
+	shellPID      int           // pid of the shell reading the commands
 
 	mu       sync.Mutex
 	broken   error // set once: every later Run returns it
@@ -111,6 +112,11 @@ func (c *Conn) SSHServerPort() int {
 // itself just before it execs /bin/sh: its cmdline reads /bin/sh once a
 // Run returned.)
 func (c *Conn) ShellPID() int { return c.shellPID }
+
+// DialTime is how long the TCP connect to the host took (through a jump
+// host: its channel open, the bastion's own connect included): one round
+// trip of the network, none of the host's work.
+func (c *Conn) DialTime() time.Duration { return c.dialed }
 
 // ServerVersion is the server's SSH identification string.
 func (c *Conn) ServerVersion() string { return string(c.client.ServerVersion()) }

@@ -208,11 +208,12 @@ func (d *Dialer) connect(ctx context.Context, t Target, first []Command) (*Conn,
 		}
 		via = c
 	}
-	client, err := d.dialHop(ctx, via, t)
+	client, dialed, err := d.dialHop(ctx, via, t)
 	if err != nil {
 		return nil, err
 	}
 	c := newConn(d, t, client)
+	c.dialed = dialed
 	c.first = first
 	if err := c.startShell(ctx); err != nil {
 		c.teardown(false)
@@ -310,7 +311,7 @@ func (d *Dialer) dialBastion(key string, b *bastion, chain []Target) {
 	}
 	var client *ssh.Client
 	if err == nil {
-		client, err = d.dialHop(d.ctx, via, chain[len(chain)-1])
+		client, _, err = d.dialHop(d.ctx, via, chain[len(chain)-1])
 	}
 	if err == nil {
 		d.bastionDials.Add(1)
@@ -338,15 +339,16 @@ func (d *Dialer) dialBastion(key string, b *bastion, chain []Target) {
 }
 
 // dialHop connects and authenticates one hop, directly or through via.
-// The whole hop (TCP, key exchange, auth) is bounded by ConnectTimeout.
-func (d *Dialer) dialHop(ctx context.Context, via *ssh.Client, h Target) (*ssh.Client, error) {
+// The whole hop (TCP, key exchange, auth) is bounded by ConnectTimeout;
+// dialed is how long the TCP connect took.
+func (d *Dialer) dialHop(ctx context.Context, via *ssh.Client, h Target) (_ *ssh.Client, dialed time.Duration, _ error) {
 	hp := &hop{ctx: ctx, t: h, addr: hostPort(h.Address, h.Port), via: via, timeout: d.opts.ConnectTimeout}
 	if err := ctx.Err(); err != nil {
-		return nil, hp.ctxErr("connect")
+		return nil, 0, hp.ctxErr("connect")
 	}
 	hk, err := d.newHostKeyCheck(h.KnownHostsFiles, h.Address, h.Port)
 	if err != nil {
-		return nil, hp.fail(KindHostKeyUnknown, "known_hosts", err)
+		return nil, 0, hp.fail(KindHostKeyUnknown, "known_hosts", err)
 	}
 	plan := d.planAuth(h)
 	cfg := &ssh.ClientConfig{
@@ -359,9 +361,11 @@ func (d *Dialer) dialHop(ctx context.Context, via *ssh.Client, h Target) (*ssh.C
 	}
 	hopCtx, cancel := context.WithTimeout(ctx, hp.timeout)
 	defer cancel()
+	start := time.Now()
 	nc, err := hp.dialTCP(hopCtx)
+	dialed = time.Since(start)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	// The handshake has no context: closing the connection is what makes
 	// it give up when the hop times out or ctx ends.
@@ -374,16 +378,16 @@ func (d *Dialer) dialHop(ctx context.Context, via *ssh.Client, h Target) (*ssh.C
 			sc.Close()
 		}
 		if cut := hp.cutOff(v); cut != nil {
-			return nil, cut
+			return nil, 0, cut
 		}
 		if err == nil {
 			err = errors.New("handshake interrupted")
 		}
 	}
 	if err != nil {
-		return nil, hp.handshakeFailure(err, v, hk, plan, len(cfg.HostKeyAlgorithms) > 0)
+		return nil, 0, hp.handshakeFailure(err, v, hk, plan, len(cfg.HostKeyAlgorithms) > 0)
 	}
-	return ssh.NewClient(sc, chans, reqs), nil
+	return ssh.NewClient(sc, chans, reqs), dialed, nil
 }
 
 // keyVerdict is what the host key callback concluded during a handshake.

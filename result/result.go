@@ -95,7 +95,7 @@ type Ping struct {
 	IPv6       string        `json:"ipv6"`                  // yes | no | "" (not reached)
 	IPv6Reason string        `json:"ipv6_reason,omitempty"` // why no
 	Connect    time.Duration `json:"connect_ns"`            // dial + key exchange + auth + shell start
-	RTT        time.Duration `json:"rtt_ns"`                // one round trip through the host's shell
+	RTT        time.Duration `json:"rtt_ns"`                // the TCP connect: one network round trip
 	Cost       Cost          `json:"cost"`                  // what asking the host took (zero when not connected)
 	ErrorKind  ErrorKind     `json:"error_kind,omitempty"`
 	Error      string        `json:"error,omitempty"`
