@@ -166,8 +166,9 @@ func TestInterruptLeavesEveryHostSavedOrAsBefore(t *testing.T) {
 			untouched++
 			if family(h, "ipv4").RolledBack {
 				rolledBack++
-			} else if h.Status != "not-started" {
-				t.Errorf("%s: as before but neither rolled back nor not-started: %s %q", name, h.Status, h.Error)
+			} else if h.Status != "not-started" && (h.Status != "skipped" || h.ErrorKind != "interrupted") {
+				// (skipped, interrupted: stopped while connecting, before anything changed)
+				t.Errorf("%s: as before but neither rolled back, nor not started, nor interrupted before a change: %s %q", name, h.Status, h.Error)
 			}
 			if h.Status == "changed" {
 				t.Errorf("%s: reported changed but is as before", name)
