@@ -288,16 +288,15 @@ func (c *Conn) writeFirst() error {
 
 // readFirst reads the answers to the commands sent with the shell's start
 // (or, when they could not go with it, sends them now: one round trip).
+// Called before the Conn is handed out, so firstSent needs no lock.
 func (c *Conn) readFirst(ctx context.Context) ([]Result, error) {
-	c.runMu.Lock()
-	defer c.runMu.Unlock()
 	f := c.firstSent
 	c.firstSent = nil
 	if f == nil {
-		c.runMu.Unlock()
-		defer c.runMu.Lock()
 		return c.RunAll(ctx, c.first)
 	}
+	c.runMu.Lock()
+	defer c.runMu.Unlock()
 	return c.answers(ctx, f, nil)
 }
 
