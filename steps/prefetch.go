@@ -176,7 +176,11 @@ func cmd(argv ...string) remote.Command { return remote.Command{Argv: argv} }
 // trip of its own; Apply then takes the answers from the executor
 // (remote.Aheader). h.ShellPID 0 (the lock's shell: the one that runs it)
 // is the value that lets it be built before connecting.
+// Without a RunID (Apply would make one up) nothing is sent ahead.
 func FirstBatch(h Host, o Options) []remote.Command {
+	if o.RunID == "" {
+		return nil
+	}
 	return (&proc{h: h, o: o}).firstBatch().cmds
 }
 
