@@ -23,6 +23,7 @@ type kept struct {
 	cmd  Command
 	res  Result
 	err  error // the transport error the batch ended with, for its command
+	tag  any   // the caller's, for Drop
 	used bool
 }
 
@@ -33,35 +34,42 @@ func NewAhead(ex Executor, timeout time.Duration) *Ahead {
 
 func aheadKey(c Command) string { return strings.Join(c.Argv, "\x00") + "\x01" + string(c.Stdin) }
 
-// Send runs cmds in one round trip and keeps their answers for Run. A
-// transport failure keeps the answers before it and the error for the
-// failing command (Run hands it out); the commands after it are run
-// again when read (and fail on the broken connection).
-func (a *Ahead) Send(ctx context.Context, cmds []Command) {
+// Send runs cmds in one round trip and keeps their answers for Run; it
+// returns them (rs[i] answers cmds[i], Skipped where the host did not run
+// it). tags, when given, go with the answers to Drop (tags[i] with
+// cmds[i]). Answers the executor already has (sent with the shell's
+// start: Aheader) cost no round trip. A transport failure keeps the
+// answers before it and the error for the failing command (Run hands it
+// out); the commands after it are run again when read (and fail on the
+// broken connection).
+func (a *Ahead) Send(ctx context.Context, cmds []Command, tags ...any) []Result {
 	if len(cmds) == 0 {
-		return
+		return nil
 	}
+	var rs []Result
 	if ah, ok := a.ex.(Aheader); ok {
-		if rs, ok := ah.TakeAhead(cmds); ok { // they went with the shell's start
-			a.Keep(cmds, rs)
-			if len(rs) == len(cmds) {
-				return
-			}
-			cmds = cmds[len(rs):] // the rest fail again, on the broken Conn
-		}
+		rs, _ = ah.TakeAhead(cmds) // they went with the shell's start
 	}
-	ctx, cancel := a.bound(ctx)
-	defer cancel()
-	rs, err := RunAll(ctx, a.ex, cmds)
-	a.Keep(cmds[:len(rs)], rs)
+	var err error
+	if len(rs) < len(cmds) {
+		ctx, cancel := a.bound(ctx)
+		defer cancel()
+		var rest []Result
+		rest, err = RunAll(ctx, a.ex, cmds[len(rs):])
+		rs = append(rs, rest...)
+	}
+	a.keep(cmds, rs, tags)
 	if err != nil && len(rs) < len(cmds) {
 		a.kept = append(a.kept, kept{cmd: cmds[len(rs)], res: Result{Argv: cmds[len(rs)].Argv}, err: err})
 	}
+	return rs
 }
 
 // Keep adds answers got elsewhere (e.g. with the shell's start) to be
 // handed out: rs[i] answers cmds[i].
-func (a *Ahead) Keep(cmds []Command, rs []Result) {
+func (a *Ahead) Keep(cmds []Command, rs []Result) { a.keep(cmds, rs, nil) }
+
+func (a *Ahead) keep(cmds []Command, rs []Result, tags []any) {
 	for i := range min(len(cmds), len(rs)) {
 		r := rs[i]
 		if r.Skipped {
@@ -70,7 +78,13 @@ func (a *Ahead) Keep(cmds []Command, rs []Result) {
 		if r.Argv == nil {
 			r.Argv = cmds[i].Argv
 		}
-		a.kept = append(a.kept, kept{cmd: cmds[i], res: r})
+		c := cmds[i]
+		c.Needs = nil // a later Run of the same words has none
+		k := kept{cmd: c, res: r}
+		if i < len(tags) {
+			k.tag = tags[i]
+		}
+		a.kept = append(a.kept, k)
 	}
 }
 
@@ -111,16 +125,43 @@ func (a *Ahead) bound(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeoutCause(ctx, a.timeout, fmt.Errorf("no answer within %s", a.timeout))
 }
 
-// Unread returns the answers nobody ran, in the order sent, and forgets
-// them: they ran on the host, so a transcript should show them.
-func (a *Ahead) Unread() []Result {
-	var out []Result
+// An Answer is a command sent ahead, its result and the caller's tag.
+type Answer struct {
+	Cmd Command
+	Res Result
+	Tag any
+}
+
+// Drop forgets every answer, except those to keep's commands not handed
+// out yet, and returns the dropped ones nobody ran, in the order sent:
+// they ran on the host, so a step log or transcript should show them.
+func (a *Ahead) Drop(keep ...Command) []Answer {
+	keys := map[string]bool{}
+	for _, c := range keep {
+		keys[aheadKey(c)] = true
+	}
+	var out []Answer
+	left := a.kept[:0]
 	for _, e := range a.kept {
-		if !e.used && e.err == nil {
-			out = append(out, e.res)
+		switch {
+		case e.used || e.err != nil:
+		case keys[aheadKey(e.cmd)]:
+			left = append(left, e)
+		default:
+			out = append(out, Answer{Cmd: e.cmd, Res: e.res, Tag: e.tag})
 		}
 	}
-	a.kept = a.kept[:0]
+	clear(a.kept[len(left):])
+	a.kept = left
+	return out
+}
+
+// Unread is Drop of everything, as results.
+func (a *Ahead) Unread() []Result {
+	var out []Result
+	for _, x := range a.Drop() {
+		out = append(out, x.Res)
+	}
 	return out
 }
 

@@ -1,10 +1,7 @@
 package steps
 
 import (
-	"cmp"
 	"context"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/estab/estab/remote"
@@ -29,95 +26,35 @@ import (
 // review, and the saved files when nothing changed: checks.go), the
 // commit with the saved files read back, the clean-up with the unlock.
 type prefetched struct {
-	remote.Executor
-	ahead map[string][]aheadAnswer
-	// rtt is the shortest round trip a batch took: an upper bound of the
-	// link's round-trip time (it includes the host's work).
+	*remote.Ahead
+	// rtt is the shortest wait for a batch's first answer: an upper
+	// bound of the link's round-trip time (it includes the host's work).
 	rtt time.Duration
 	// unread records a command that ran but whose answer the procedure
 	// did not need (a step like any other, marked unread).
 	unread func(step, family string, c remote.Command, r remote.Result)
 }
 
-type aheadAnswer struct {
-	r    remote.Result
-	sent time.Time // the runner's time just before the batch was sent
-	c    remote.Command
-	meta stepMeta
-}
-
 // stepMeta names the step a command sent ahead is part of.
-type stepMeta struct {
-	step, family string
-	seq          int // place in its batch
-}
+type stepMeta struct{ step, family string }
 
 func newPrefetched(ex remote.Executor) *prefetched {
-	return &prefetched{Executor: ex, ahead: map[string][]aheadAnswer{}}
+	return &prefetched{Ahead: remote.NewAhead(ex, commandTimeout)}
 }
 
-func key(c remote.Command) string { return strings.Join(c.Argv, "\x00") + "\x01" + string(c.Stdin) }
-
-func (p *prefetched) Run(ctx context.Context, c remote.Command) (remote.Result, error) {
-	if as := p.ahead[key(c)]; len(as) > 0 {
-		p.ahead[key(c)] = as[1:]
-		if !as[0].r.Skipped {
-			return as[0].r, nil
-		}
-	}
-	return p.Executor.Run(ctx, c)
-}
-
-// send runs b in one round trip and keeps the answers for Run; it returns
-// them too (a caller may need to know what ran). A transport failure keeps
-// the answers before it; the failing command is then run (and fails)
-// again when the procedure gets to it.
+// send runs b in one round trip (none when it went with the shell's
+// start) and keeps the answers for Run; it returns them too (a caller may
+// need to know what ran).
 func (p *prefetched) send(ctx context.Context, b batch) []remote.Result {
-	if len(b.cmds) == 0 {
-		return nil
+	tags := make([]any, len(b.meta))
+	for i, m := range b.meta {
+		tags[i] = m
 	}
-	sent := time.Now()
-	rs, ok := p.taken(b)
-	if !ok {
-		ctx, cancel := context.WithTimeout(ctx, commandTimeout)
-		defer cancel()
-		rs, _ = remote.RunAll(ctx, p.Executor, b.cmds)
-		if d := time.Since(sent); len(rs) == len(b.cmds) && (p.rtt == 0 || d < p.rtt) {
-			p.rtt = d
-		}
-	}
-	for i, r := range rs {
-		c := b.cmds[i]
-		c.Needs = nil
-		p.ahead[key(c)] = append(p.ahead[key(c)], aheadAnswer{r: r, sent: sent, c: c, meta: b.meta[i]})
+	rs := p.Send(ctx, b.cmds, tags...)
+	if len(rs) > 0 && !rs[0].Skipped && (p.rtt == 0 || rs[0].Duration < p.rtt) {
+		p.rtt = rs[0].Duration
 	}
 	return rs
-}
-
-// taken are the answers to b when the executor already has them (the
-// batch went with the shell's start: remote.Aheader).
-func (p *prefetched) taken(b batch) ([]remote.Result, bool) {
-	if a, ok := p.Executor.(remote.Aheader); ok {
-		return a.TakeAhead(b.cmds)
-	}
-	return nil, false
-}
-
-// sentAt is when the pending answer to c was sent for (zero: none is).
-func (p *prefetched) sentAt(c remote.Command) time.Time {
-	if as := p.ahead[key(c)]; len(as) > 0 {
-		return as[0].sent
-	}
-	return time.Time{}
-}
-
-// peek is a prefetched answer, left for the procedure to read.
-func (p *prefetched) peek(c remote.Command) (remote.Result, bool) {
-	as := p.ahead[key(c)]
-	if len(as) == 0 || as[0].r.Skipped {
-		return remote.Result{}, false
-	}
-	return as[0].r, true
 }
 
 // forget drops the answers nobody read (a family detection skipped, a
@@ -125,31 +62,11 @@ func (p *prefetched) peek(c remote.Command) (remote.Result, bool) {
 // words must reach the host. A dropped command that ran is recorded as
 // an unread step: every command the host ran is in the result.
 func (p *prefetched) forget(keep ...remote.Command) {
-	kept := map[string][]aheadAnswer{}
-	for _, c := range keep {
-		if as, ok := p.ahead[key(c)]; ok {
-			kept[key(c)] = as
+	for _, a := range p.Drop(keep...) {
+		if m, _ := a.Tag.(stepMeta); p.unread != nil {
+			p.unread(m.step, m.family, a.Cmd, a.Res)
 		}
 	}
-	var dropped []aheadAnswer
-	for k, as := range p.ahead {
-		if _, ok := kept[k]; !ok {
-			dropped = append(dropped, as...)
-		}
-	}
-	// In the order they ran: sent first, then by place in the batch.
-	slices.SortStableFunc(dropped, func(a, b aheadAnswer) int {
-		if c := a.sent.Compare(b.sent); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.meta.seq, b.meta.seq)
-	})
-	for _, a := range dropped {
-		if !a.r.Skipped && p.unread != nil {
-			p.unread(a.meta.step, a.meta.family, a.c, a.r)
-		}
-	}
-	p.ahead = kept
 }
 
 // A batch is commands sent in one round trip, some needing others, each
@@ -165,7 +82,7 @@ type batch struct {
 func (b *batch) add(step, family string, c remote.Command, needs ...int) int {
 	c.Needs = append([]int(nil), needs...)
 	b.cmds = append(b.cmds, c)
-	b.meta = append(b.meta, stepMeta{step: step, family: family, seq: len(b.cmds) - 1})
+	b.meta = append(b.meta, stepMeta{step: step, family: family})
 	return len(b.cmds) - 1
 }
 
@@ -270,7 +187,7 @@ func (p *proc) releaseAheadLock(ctx context.Context, pf *prefetched) {
 	if p.o.Check {
 		return
 	}
-	if r, ok := pf.peek(p.lockCommand()); !ok || r.ExitCode != 0 {
+	if r, ok := pf.Peek(p.lockCommand()); !ok || r.ExitCode != 0 {
 		return
 	}
 	if p.lockHost(ctx) == nil {
