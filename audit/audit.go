@@ -15,7 +15,7 @@ func Host(ctx context.Context, ex remote.Executor, name, address, runID string, 
 	start := time.Now()
 	h := result.AuditHost{Name: name, Address: address, RunID: runID}
 	g := newGuard(ex, &h.Steps, o.Transcript)
-	d, err := read(ctx, g, o.First)
+	d, err := read(ctx, g)
 	g.finish()
 	st := ex.Stats()
 	h.Cost = result.Cost{Connections: st.Connections, Sessions: st.Sessions, Commands: st.Commands, RoundTrips: st.RoundTrips}

@@ -20,8 +20,8 @@ func cmd(argv ...string) remote.Command { return remote.Command{Argv: argv} }
 // FirstReads are the reads an audit makes of every host whatever it
 // answers: detection's first facts, the persistence probes, the IPv4
 // tables and the firewall managers. Built up front, so that they can go
-// out with the shell's start (their answers then come in as
-// Options.First); every one passes the guard (TestGuardRefusesBatch).
+// out with the shell's start (remote.Dialer.ConnectWith); every one
+// passes the guard (TestGuardRefusesBatch).
 func FirstReads() []remote.Command {
 	cs := []remote.Command{
 		cmd("id", "-u"), cmd("iptables", "-V"),

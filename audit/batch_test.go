@@ -124,7 +124,7 @@ func TestAuditRoundTrips(t *testing.T) {
 				t.Fatal(err)
 			}
 			rest := tc.host.fake()
-			h2 := Host(ctx, rest, "h", "h", "run", Options{First: first})
+			h2 := Host(ctx, gotFirst{rest, first}, "h", "h", "run", Options{})
 			if got := rest.Stats().RoundTrips; got != tc.trips-1 {
 				t.Errorf("with the first answers given: %d round trips, want %d", got, tc.trips-1)
 			}
@@ -150,10 +150,10 @@ func TestGuardRefusesBatch(t *testing.T) {
 	var steps []result.Step
 	g := newGuard(fake, &steps, nil)
 	batch := append(FirstReads(), cmd("iptables", "-w", "10", "-F", "INPUT"))
-	if err := g.send(context.Background(), batch, nil); err == nil || !strings.Contains(err.Error(), "not read-only") {
+	if err := g.send(context.Background(), batch); err == nil || !strings.Contains(err.Error(), "not read-only") {
 		t.Fatalf("send = %v", err)
 	}
-	if err := g.send(context.Background(), []remote.Command{{Argv: []string{"cat", "-"}, Stdin: []byte("x")}}, nil); err == nil {
+	if err := g.send(context.Background(), []remote.Command{{Argv: []string{"cat", "-"}, Stdin: []byte("x")}}); err == nil {
 		t.Fatal("a command with stdin went through the guard's batch")
 	}
 	if n := len(fake.Commands()); n != 0 || fake.Stats().RoundTrips != 0 || len(steps) != 0 {
@@ -162,4 +162,18 @@ func TestGuardRefusesBatch(t *testing.T) {
 	if slices.ContainsFunc(FirstReads(), func(c remote.Command) bool { return refuse(c) != nil }) {
 		t.Fatal("the first batch holds a command the guard refuses")
 	}
+}
+
+// gotFirst is a host whose answers to FirstReads came with the shell's
+// start (as remote.Conn after ConnectWith).
+type gotFirst struct {
+	*remotetest.Fake
+	first []remote.Result
+}
+
+func (g gotFirst) TakeAhead(cmds []remote.Command) ([]remote.Result, bool) {
+	if !reflect.DeepEqual(cmds, FirstReads()) {
+		return nil, false
+	}
+	return g.first, true
 }

@@ -2,7 +2,6 @@ package audit
 
 import (
 	"fmt"
-	"github.com/estab/estab/remote"
 	"slices"
 	"strings"
 
@@ -34,9 +33,6 @@ type Options struct {
 	RequireDefaultDeny bool // default-deny counts for compliance (else it is information)
 	// Transcript receives every command's record as it finishes (--log-dir); nil = none.
 	Transcript steps.Sink
-	// First are the answers to FirstReads() when they came already (sent
-	// with the shell's start), in order; nil = Host sends FirstReads.
-	First []remote.Result
 }
 
 func check(id, fam string, ok bool, evidence string) result.AuditCheck {

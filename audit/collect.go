@@ -38,16 +38,16 @@ type backendData struct {
 }
 
 // read runs the read-only commands of an audit through g: first every
-// read that depends on nothing (FirstReads, unless their answers came
-// already: first), then those their answers
-// decide (thenReads), each batch in one round trip; then collect reads
-// the answers command by command, as if it asked each.
-func read(ctx context.Context, g guard, first []remote.Result) (hostData, error) {
+// read that depends on nothing (FirstReads: no round trip of its own when
+// they went with the shell's start, remote.Aheader), then those their
+// answers decide (thenReads), each batch in one round trip; then collect
+// reads the answers command by command, as if it asked each.
+func read(ctx context.Context, g guard) (hostData, error) {
 	var d hostData
-	if err := g.send(ctx, FirstReads(), first); err != nil {
+	if err := g.send(ctx, FirstReads()); err != nil {
 		return d, err
 	}
-	if err := g.send(ctx, thenReads(ctx, g.ex), nil); err != nil {
+	if err := g.send(ctx, thenReads(ctx, g.ex)); err != nil {
 		return d, err
 	}
 	return collect(ctx, g)

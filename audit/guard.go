@@ -66,17 +66,13 @@ func refuse(c remote.Command) error {
 }
 
 // send sends cmds ahead in one round trip, or nothing at all when one
-// of them is not read-only. Answers got already (with the shell's start)
-// are kept instead, after the same check.
-func (g guard) send(ctx context.Context, cmds []remote.Command, got []remote.Result) error {
+// of them is not read-only. (Answers got already with the shell's start
+// are taken from the executor after the same check.)
+func (g guard) send(ctx context.Context, cmds []remote.Command) error {
 	for _, c := range cmds {
 		if err := refuse(c); err != nil {
 			return err
 		}
-	}
-	if got != nil {
-		g.ex.Keep(cmds, got)
-		return nil
 	}
 	g.ex.Send(ctx, cmds)
 	return nil

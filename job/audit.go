@@ -45,7 +45,7 @@ func auditOne(ctx context.Context, d *remote.Dialer, h host, runID string, o aud
 	// The reads every host gets go with the shell's start (each passes
 	// the read-only guard: TestGuardRefusesBatch); the guard sees them
 	// again before their answers are used.
-	conn, first, err := d.ConnectWith(ctx, h.Target, audit.FirstReads())
+	conn, _, err := d.ConnectWith(ctx, h.Target, audit.FirstReads())
 	if err != nil {
 		r := result.AuditHost{Name: h.Inv.Name, Address: addr(h.Target), RunID: runID, Status: result.NotAudited, Error: err.Error()}
 		r.ErrorKind = result.ErrorKind(remote.KindOf(err).String())
@@ -55,8 +55,5 @@ func auditOne(ctx context.Context, d *remote.Dialer, h host, runID string, o aud
 		return r
 	}
 	defer conn.Close()
-	if len(first) == len(audit.FirstReads()) {
-		o.First = first
-	}
 	return audit.Host(ctx, conn, h.Inv.Name, addr(h.Target), runID, o)
 }

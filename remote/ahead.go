@@ -65,10 +65,6 @@ func (a *Ahead) Send(ctx context.Context, cmds []Command, tags ...any) []Result 
 	return rs
 }
 
-// Keep adds answers got elsewhere (e.g. with the shell's start) to be
-// handed out: rs[i] answers cmds[i].
-func (a *Ahead) Keep(cmds []Command, rs []Result) { a.keep(cmds, rs, nil) }
-
 func (a *Ahead) keep(cmds []Command, rs []Result, tags []any) {
 	for i := range min(len(cmds), len(rs)) {
 		r := rs[i]
